@@ -1,0 +1,50 @@
+import Type, { type Static } from 'typebox';
+
+const Weight = Type.Number({ minimum: 0, maximum: 1000, default: 1 });
+
+/**
+ * The whole configuration: every field, its default and its bounds. Unknown fields are errors so
+ * that a typo is reported instead of silently falling back to a default.
+ */
+export const ConfigSchema = Type.Object(
+  {
+    server: Type.Object(
+      {
+        host: Type.String({ minLength: 1, default: '0.0.0.0' }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+        bodyLimitBytes: Type.Integer({
+          minimum: 1024,
+          maximum: 1024 * 1024 * 1024,
+          default: 64 * 1024 * 1024,
+        }),
+        logLevel: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+          default: 'info',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    inventory: Type.Object(
+      {
+        staleAfterSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 86400, default: 30 }),
+        unknownNodes: Type.Enum(['reject', 'allow'], { default: 'reject' }),
+        maxNodes: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 50_000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    scoring: Type.Object(
+      {
+        strategy: Type.Enum(['spread', 'pack'], { default: 'spread' }),
+        reserveFraction: Type.Number({ minimum: 0, exclusiveMaximum: 1, default: 0.1 }),
+        weights: Type.Object(
+          { ingressBandwidth: Weight, egressBandwidth: Weight, iops: Weight },
+          { additionalProperties: false, default: {} },
+        ),
+        scoreAllPods: Type.Boolean({ default: false }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export type Config = Static<typeof ConfigSchema>;

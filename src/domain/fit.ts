@@ -1,0 +1,82 @@
+import { formatAmount } from './human-units.js';
+import type { NodeAssessment } from './node-assessment.js';
+import type { PlacementSettings } from './placement-settings.js';
+import { type Amounts, DIMENSIONS } from './resources.js';
+
+/** Why a node was turned away; a closed set so that metrics and events stay categorical. */
+export type RejectReason =
+  | 'insufficient'
+  | 'exceedsCapacity'
+  | 'stale'
+  | 'unknown'
+  | 'unmeasured'
+  | 'invalidDemand';
+
+export type FitVerdict =
+  | { readonly fits: true }
+  | {
+      readonly fits: false;
+      readonly reason: RejectReason;
+      /** Preemption cannot help: the scheduler should not try to evict pods for this node. */
+      readonly unresolvable: boolean;
+      readonly message: string;
+    };
+
+const FITS: FitVerdict = Object.freeze({ fits: true });
+
+export const MESSAGE_PREFIX = 'ioplace';
+
+function reject(reason: RejectReason, unresolvable: boolean, message: string): FitVerdict {
+  return { fits: false, reason, unresolvable, message: `${MESSAGE_PREFIX}: ${message}` };
+}
+
+export function invalidDemandVerdict(problem: string): FitVerdict {
+  return reject('invalidDemand', true, `invalid demand: ${problem}`);
+}
+
+/**
+ * Does a pod with `demand` fit on the node? It fits when, for every dimension it asks for,
+ * demand <= free. A node that can never fit (demand above what it can ever hand out) or that we
+ * know nothing fresh about is unresolvable; a node short only because of current use or
+ * commitments is resolvable, since evicting pods may free enough.
+ */
+export function fitVerdict(
+  demand: Amounts,
+  node: NodeAssessment,
+  settings: Pick<PlacementSettings, 'unknownNodes'>,
+): FitVerdict {
+  const lenient = settings.unknownNodes === 'allow';
+  if (!node.known) return lenient ? FITS : reject('unknown', true, 'no report from this node');
+  if (!node.fresh) return lenient ? FITS : reject('stale', true, 'report from this node is stale');
+
+  const short: string[] = [];
+  let neverFits = false;
+  let unmeasured: string | undefined;
+  for (const d of DIMENSIONS) {
+    const need = demand[d];
+    if (need === undefined) continue;
+    const free = node.free[d];
+    const allocatable = node.allocatable[d];
+    const capacity = node.capacity[d];
+    if (free === undefined || allocatable === undefined || capacity === undefined) {
+      unmeasured ??= d;
+      continue;
+    }
+    if (need <= free) continue;
+    if (need > allocatable) neverFits = true;
+    short.push(
+      `${d}: needs ${formatAmount(need, 'up')}, ${formatAmount(free, 'down')} free of ${formatAmount(capacity, 'down')}`,
+    );
+  }
+  if (short.length > 0) {
+    return reject(
+      neverFits ? 'exceedsCapacity' : 'insufficient',
+      neverFits,
+      `not enough ${short.join('; ')}`,
+    );
+  }
+  if (unmeasured !== undefined && !lenient) {
+    return reject('unmeasured', true, `node does not report ${unmeasured}`);
+  }
+  return FITS;
+}

@@ -1,0 +1,70 @@
+import type { NodeAssessment } from './node-assessment.js';
+import type { PlacementSettings } from './placement-settings.js';
+import { type Amounts, DIMENSIONS, type Dimension } from './resources.js';
+
+/** kube-scheduler's MaxExtenderPriority: extender scores are integers 0..10. */
+export const MAX_SCORE = 10;
+
+export interface ScoreBreakdown {
+  /** The integer score sent to the scheduler, 0..MAX_SCORE. */
+  readonly score: number;
+  /** Each scored dimension's share s_d in [0, 1], before weighting. */
+  readonly dimensions: Amounts;
+}
+
+const ZERO: ScoreBreakdown = Object.freeze({ score: 0, dimensions: Object.freeze({}) });
+
+/**
+ * Scores one node for one pod.
+ *
+ *   after_d  = free_d - demand_d                   (free capacity left once the pod is placed)
+ *   frac_d   = clamp(after_d / allocatable_d, 0, 1)
+ *   spread:  s_d = frac_d                          (the emptiest node wins)
+ *   pack:    s_d = 1 - frac_d, or 0 if after_d < 0 (the fullest node that still fits wins)
+ *   score    = round(10 * sum(w_d * s_d) / sum(w_d))
+ *
+ * over the dimensions d the pod asks for with weight w_d > 0 (for a pod with no demand and
+ * scoreAllPods on: every weighted dimension, with demand 0). A dimension the node does not measure
+ * gets s_d = 0. Nodes without a fresh report score 0, and so do pods with no demand unless
+ * scoreAllPods is on, so that ioplace stays neutral where it knows nothing.
+ */
+export function scoreNode(
+  demand: Amounts,
+  hasDemand: boolean,
+  node: NodeAssessment,
+  settings: Pick<PlacementSettings, 'strategy' | 'weights' | 'scoreAllPods'>,
+): ScoreBreakdown {
+  if (!node.fresh) return ZERO;
+  if (!hasDemand && !settings.scoreAllPods) return ZERO;
+  let weighted = 0;
+  let totalWeight = 0;
+  const dimensions: Amounts = {};
+  for (const d of DIMENSIONS) {
+    const weight = settings.weights[d];
+    if (weight <= 0) continue;
+    const need = demand[d];
+    if (hasDemand && need === undefined) continue;
+    const share = dimensionShare(d, need ?? 0, node, settings.strategy);
+    dimensions[d] = share;
+    weighted += weight * share;
+    totalWeight += weight;
+  }
+  if (totalWeight === 0) return { score: 0, dimensions };
+  const score = Math.round((MAX_SCORE * weighted) / totalWeight);
+  return { score: Math.min(MAX_SCORE, Math.max(0, score)), dimensions };
+}
+
+function dimensionShare(
+  d: Dimension,
+  need: number,
+  node: NodeAssessment,
+  strategy: PlacementSettings['strategy'],
+) {
+  const free = node.free[d];
+  const allocatable = node.allocatable[d];
+  if (free === undefined || allocatable === undefined || allocatable <= 0) return 0;
+  const after = free - need;
+  const fraction = Math.min(1, Math.max(0, after / allocatable));
+  if (strategy === 'spread') return fraction;
+  return after < 0 ? 0 : 1 - fraction;
+}

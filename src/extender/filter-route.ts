@@ -1,0 +1,59 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { podDemand } from '../domain/demand.js';
+import type { Placement } from '../domain/placement.js';
+import { podKey } from '../domain/pod.js';
+import { candidateNames } from './candidates.js';
+import { canonicalizeBody } from './preparse.js';
+import {
+  ExtenderArgsKeys,
+  ExtenderArgsSchema,
+  type ExtenderFilterResult,
+  ExtenderFilterResultSchema,
+} from './wire-schemas.js';
+
+/** POST <prefix>/filter: ExtenderArgs in, ExtenderFilterResult out, in the mode the request came in. */
+export const filterRoute: FastifyPluginAsyncTypebox<{ placement: Placement }> = async (
+  app,
+  { placement },
+) => {
+  app.post(
+    '/filter',
+    {
+      schema: { body: ExtenderArgsSchema, response: { 200: ExtenderFilterResultSchema } },
+      preValidation: canonicalizeBody(ExtenderArgsKeys),
+    },
+    async (request): Promise<ExtenderFilterResult> => {
+      const args = request.body;
+      const candidates = candidateNames(args);
+      const demand = podDemand(args.Pod);
+      const outcome = placement.filter(demand, candidates);
+      const passed = new Set<string>();
+      for (const i of outcome.passed) passed.add(candidates[i] as string);
+
+      const items = args.Nodes?.items ?? [];
+      const result: ExtenderFilterResult = {
+        Nodes:
+          args.Nodes === undefined
+            ? null
+            : {
+                metadata: args.Nodes.metadata ?? {},
+                items: items.filter((n) => passed.has(n.metadata.name)),
+              },
+        NodeNames: args.NodeNames === undefined ? null : args.NodeNames.filter((n) => passed.has(n)),
+        FailedNodes: outcome.failed,
+        FailedAndUnresolvableNodes: outcome.unresolvable,
+        Error: '',
+      };
+      request.log.debug(
+        {
+          pod: podKey(args.Pod),
+          candidates: candidates.length,
+          passed: outcome.passed.length,
+          rejections: outcome.rejections,
+        },
+        'filter decision',
+      );
+      return result;
+    },
+  );
+};

@@ -1,0 +1,42 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { podDemand } from '../domain/demand.js';
+import type { Placement } from '../domain/placement.js';
+import { podKey } from '../domain/pod.js';
+import { candidateNames } from './candidates.js';
+import { canonicalizeBody } from './preparse.js';
+import {
+  ExtenderArgsKeys,
+  ExtenderArgsSchema,
+  type HostPriorityList,
+  HostPriorityListSchema,
+} from './wire-schemas.js';
+
+const TOP_SCORES_LOGGED = 3;
+
+/** POST <prefix>/prioritize: ExtenderArgs in, HostPriorityList out, one entry per candidate node. */
+export const prioritizeRoute: FastifyPluginAsyncTypebox<{ placement: Placement }> = async (
+  app,
+  { placement },
+) => {
+  app.post(
+    '/prioritize',
+    {
+      schema: { body: ExtenderArgsSchema, response: { 200: HostPriorityListSchema } },
+      preValidation: canonicalizeBody(ExtenderArgsKeys),
+    },
+    async (request): Promise<HostPriorityList> => {
+      const args = request.body;
+      const candidates = candidateNames(args);
+      const scores = placement.prioritize(podDemand(args.Pod), candidates);
+      const result = candidates.map((Host, i) => ({ Host, Score: scores[i] ?? 0 }));
+      if (request.log.level === 'debug' || request.log.level === 'trace') {
+        const top = [...result].sort((a, b) => b.Score - a.Score).slice(0, TOP_SCORES_LOGGED);
+        request.log.debug(
+          { pod: podKey(args.Pod), candidates: candidates.length, top },
+          'prioritize decision',
+        );
+      }
+      return result;
+    },
+  );
+};

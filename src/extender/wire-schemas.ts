@@ -1,0 +1,101 @@
+import Type, { type Static } from 'typebox';
+import { arrayOf, type KeyShape, shapeOf } from './go-json-keys.js';
+
+/*
+ * The wire types of k8s.io/kube-scheduler/extender/v1. Those Go structs have no json tags, so the
+ * keys are the Go field names (PascalCase); the embedded Pod and Node objects are ordinary
+ * Kubernetes JSON (camelCase). Only the fields ioplace reads are described; everything else a Pod
+ * or Node carries passes through untouched.
+ */
+
+const Quantity = Type.Union([Type.String({ maxLength: 64 }), Type.Number()]);
+const ResourceList = Type.Record(Type.String(), Quantity);
+
+const Container = Type.Object({
+  name: Type.Optional(Type.String()),
+  restartPolicy: Type.Optional(Type.String()),
+  resources: Type.Optional(
+    Type.Object({ requests: Type.Optional(ResourceList), limits: Type.Optional(ResourceList) }),
+  ),
+});
+
+export const PodSchema = Type.Object({
+  metadata: Type.Optional(
+    Type.Object({
+      name: Type.Optional(Type.String()),
+      namespace: Type.Optional(Type.String()),
+      uid: Type.Optional(Type.String()),
+      annotations: Type.Optional(Type.Record(Type.String(), Type.String())),
+    }),
+  ),
+  spec: Type.Optional(
+    Type.Object({
+      containers: Type.Optional(Type.Array(Container)),
+      initContainers: Type.Optional(Type.Array(Container)),
+      overhead: Type.Optional(ResourceList),
+    }),
+  ),
+});
+
+const NodeName = Type.String({ minLength: 1, maxLength: 253 });
+
+const NodeSchema = Type.Object({ metadata: Type.Object({ name: NodeName }) });
+
+const NodeListSchema = Type.Object({
+  metadata: Type.Optional(Type.Object({})),
+  items: Type.Optional(Type.Array(NodeSchema)),
+});
+
+/** ExtenderArgs: the body of filter and prioritize. */
+export const ExtenderArgsSchema = Type.Object({
+  Pod: PodSchema,
+  Nodes: Type.Optional(NodeListSchema),
+  NodeNames: Type.Optional(Type.Array(NodeName)),
+});
+export type ExtenderArgs = Static<typeof ExtenderArgsSchema>;
+export type WireNode = Static<typeof NodeSchema>;
+
+const ContainerKeys = shapeOf({
+  name: null,
+  restartPolicy: null,
+  resources: shapeOf({ requests: null, limits: null }),
+});
+
+export const PodKeys = shapeOf({
+  metadata: shapeOf({ name: null, namespace: null, uid: null, annotations: null }),
+  spec: shapeOf({
+    containers: arrayOf(ContainerKeys),
+    initContainers: arrayOf(ContainerKeys),
+    overhead: null,
+  }),
+});
+
+export const ExtenderArgsKeys: KeyShape = shapeOf({
+  Pod: PodKeys,
+  Nodes: shapeOf({ metadata: null, items: arrayOf(shapeOf({ metadata: shapeOf({ name: null }) })) }),
+  NodeNames: null,
+});
+
+const FailedNodesMap = Type.Record(Type.String(), Type.String());
+
+/** ExtenderFilterResult. Every field is always present, as Go marshals it. */
+export const ExtenderFilterResultSchema = Type.Object({
+  Nodes: Type.Union([
+    Type.Object({
+      metadata: Type.Object({}, { additionalProperties: true }),
+      items: Type.Array(Type.Unknown()),
+    }),
+    Type.Null(),
+  ]),
+  NodeNames: Type.Union([Type.Array(Type.String()), Type.Null()]),
+  FailedNodes: FailedNodesMap,
+  FailedAndUnresolvableNodes: FailedNodesMap,
+  Error: Type.String(),
+});
+export type ExtenderFilterResult = Static<typeof ExtenderFilterResultSchema>;
+
+/** HostPriorityList. */
+export const HostPriorityListSchema = Type.Array(
+  Type.Object({ Host: Type.String(), Score: Type.Integer({ minimum: 0, maximum: 10 }) }),
+);
+export type HostPriorityList = Static<typeof HostPriorityListSchema>;

@@ -1,0 +1,30 @@
+import createError from '@fastify/error';
+
+/*
+ * Every error a client can cause, with its code and status, in one place. Messages are for the
+ * caller: they say what was wrong with the request, never how the server works inside.
+ */
+
+export const NoCandidatesError = createError(
+  'IOPLACE_NO_CANDIDATES',
+  'the request names no candidate nodes: Nodes and NodeNames are both null or missing',
+  400,
+);
+
+export const NodeNotFoundError = createError<[string]>(
+  'IOPLACE_NODE_NOT_FOUND',
+  'node %s is not in the inventory',
+  404,
+);
+
+export const InventoryFullError = createError<[number]>(
+  'IOPLACE_INVENTORY_FULL',
+  'the inventory is full (inventory.maxNodes is %d); forget stale nodes or raise the limit',
+  507,
+);
+
+export const RouteNotFoundError = createError<[string, string]>(
+  'IOPLACE_ROUTE_NOT_FOUND',
+  'no route %s %s',
+  404,
+);

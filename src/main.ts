@@ -1,0 +1,71 @@
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { buildApp } from './app.js';
+import { ConfigError, loadConfigFile } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { systemClock } from './domain/clock.js';
+
+const DEFAULT_CONFIG = fileURLToPath(new URL('../config/ioplace.yaml', import.meta.url));
+const SHUTDOWN_GRACE_MS = 10_000;
+
+/** Applies the PORT and HOST overrides of the environment on top of the file. */
+function withEnvironment(config: Config, env: NodeJS.ProcessEnv): Config {
+  const server = { ...config.server };
+  if (env.PORT !== undefined && env.PORT !== '') {
+    const port = Number(env.PORT);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new ConfigError(`PORT: must be an integer from 0 to 65535, got ${JSON.stringify(env.PORT)}`);
+    }
+    server.port = port;
+  }
+  if (env.HOST !== undefined && env.HOST !== '') server.host = env.HOST;
+  return Object.freeze({ ...config, server: Object.freeze(server) });
+}
+
+async function main(): Promise<void> {
+  const configPath = process.env.IOPLACE_CONFIG || DEFAULT_CONFIG;
+  let config: Config;
+  try {
+    config = withEnvironment(loadConfigFile(configPath), process.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`ioplace: invalid configuration: ${err.message}\n`);
+    process.exit(2);
+  }
+
+  const logger = pino({ level: config.server.logLevel, base: { service: 'ioplace' } });
+  const { server } = await buildApp({ config, logger, clock: systemClock });
+
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.info({ signal }, 'shutting down: finishing requests in flight');
+    setTimeout(() => {
+      logger.error('requests still in flight after the grace period; exiting anyway');
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS).unref();
+    server.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'error while shutting down');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+
+  try {
+    await server.listen({ host: config.server.host, port: config.server.port });
+  } catch (err) {
+    logger.fatal({ err }, 'cannot listen');
+    process.exit(1);
+  }
+  logger.info(
+    { config: configPath, addresses: server.addresses(), strategy: config.scoring.strategy },
+    'ioplace is serving',
+  );
+}
+
+await main();
