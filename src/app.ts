@@ -58,6 +58,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // Every body we take is JSON; anything else is refused with 415 instead of half-parsed.
+  server.removeContentTypeParser('text/plain');
   installErrorHandling(server, config.server.bodyLimitBytes);
 
   await server.register(healthRoutes, { checks: deps.readinessChecks ?? [] });

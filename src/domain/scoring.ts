@@ -23,9 +23,9 @@ const ZERO: ScoreBreakdown = Object.freeze({ score: 0, dimensions: Object.freeze
  *   pack:    s_d = 1 - frac_d, or 0 if after_d < 0 (the fullest node that still fits wins)
  *   score    = round(10 * sum(w_d * s_d) / sum(w_d))
  *
- * over the dimensions d the pod asks for with weight w_d > 0 (for a pod with no demand and
- * scoreAllPods on: every weighted dimension, with demand 0). A dimension the node does not measure
- * gets s_d = 0. Nodes without a fresh report score 0, and so do pods with no demand unless
+ * over the dimensions d the pod asks for with weight w_d > 0. A dimension the pod asks for but the
+ * node does not measure gets s_d = 0. For a pod with no demand and scoreAllPods on, d ranges over
+ * the weighted dimensions the node measures, with demand 0. Nodes without a fresh report score 0, and so do pods with no demand unless
  * scoreAllPods is on, so that ioplace stays neutral where it knows nothing.
  */
 export function scoreNode(
@@ -43,7 +43,7 @@ export function scoreNode(
     const weight = settings.weights[d];
     if (weight <= 0) continue;
     const need = demand[d];
-    if (hasDemand && need === undefined) continue;
+    if (hasDemand ? need === undefined : node.allocatable[d] === undefined) continue;
     const share = dimensionShare(d, need ?? 0, node, settings.strategy);
     dimensions[d] = share;
     weighted += weight * share;

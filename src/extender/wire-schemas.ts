@@ -8,7 +8,8 @@ import { arrayOf, type KeyShape, shapeOf } from './go-json-keys.js';
  * or Node carries passes through untouched.
  */
 
-const Quantity = Type.Union([Type.String({ maxLength: 64 }), Type.Number()]);
+// Quantities are strings on the wire, but Go's Quantity also unmarshals a bare JSON number.
+const Quantity = Type.Unsafe<string | number>({ type: ['string', 'number'], maxLength: 64 });
 const ResourceList = Type.Record(Type.String(), Quantity);
 
 const Container = Type.Object({

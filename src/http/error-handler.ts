@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { RouteNotFoundError } from './errors.js';
+import { OWN_CODE_PREFIX, RouteNotFoundError } from './errors.js';
 
 /** The body of every error answer. */
 export interface ErrorBody {
@@ -24,7 +24,8 @@ function clientMessage(error: FastifyError, bodyLimit: number): string {
 export function installErrorHandling(app: FastifyInstance, bodyLimit: number): void {
   app.setErrorHandler<FastifyError>((error, request, reply) => {
     const status = error.statusCode ?? 500;
-    if (status >= 400 && status < 500) {
+    // Our own coded errors always speak to the caller, even the 5xx ones (inventory full).
+    if ((status >= 400 && status < 500) || error.code?.startsWith(OWN_CODE_PREFIX)) {
       request.log.info({ code: error.code, status }, error.message);
       return reply.code(status).send({ error: clientMessage(error, bodyLimit) } satisfies ErrorBody);
     }

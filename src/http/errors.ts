@@ -5,6 +5,8 @@ import createError from '@fastify/error';
  * caller: they say what was wrong with the request, never how the server works inside.
  */
 
+export const OWN_CODE_PREFIX = 'IOPLACE_';
+
 export const NoCandidatesError = createError(
   'IOPLACE_NO_CANDIDATES',
   'the request names no candidate nodes: Nodes and NodeNames are both null or missing',
