@@ -1,0 +1,123 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'ioplace-main-'));
+const children: ChildProcess[] = [];
+
+afterEach(() => {
+  for (const child of children.splice(0)) child.kill('SIGKILL');
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Run {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+function run(command: string, args: string[], env: Record<string, string>): Run {
+  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: 'pipe' });
+  children.push(child);
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    err += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+/** Runs src/main.ts as `npm start` would run dist/main.js. */
+function runMain(env: Record<string, string>): Run {
+  return run(process.execPath, ['--import', 'tsx', 'src/main.ts'], env);
+}
+
+/** Waits for the "ioplace is serving" log line and returns the port it names. */
+async function servingPort(r: Run): Promise<number> {
+  for (;;) {
+    const line = r
+      .stdout()
+      .split('\n')
+      .find((l) => l.includes('"ioplace is serving"'));
+    if (line !== undefined) {
+      const parsed = JSON.parse(line) as { addresses: { port: number }[] };
+      const port = parsed.addresses[0]?.port;
+      if (port !== undefined) return port;
+    }
+    const code = await Promise.race([
+      r.exited,
+      new Promise((resolve) => setTimeout(() => resolve('wait'), 50)),
+    ]);
+    if (code !== 'wait') throw new Error(`exited with ${String(code)}: ${r.stderr()}`);
+  }
+}
+
+describe('the ioplace process', () => {
+  it('serves on PORT and HOST, logs JSON lines, and exits 0 on SIGTERM', async () => {
+    const r = runMain({ PORT: '0', HOST: '127.0.0.1' });
+    const port = await servingPort(r);
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect(health.status).toBe(200);
+    const filter = await fetch(`http://127.0.0.1:${port}/scheduler/filter`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ Pod: {}, NodeNames: ['node-a'] }),
+    });
+    expect(await filter.json()).toMatchObject({ NodeNames: ['node-a'], Error: '' });
+    r.child.kill('SIGTERM');
+    expect(await r.exited).toBe(0);
+    expect(r.stdout()).toContain('"msg":"shutting down: finishing requests in flight"');
+  });
+
+  it('reads the file named by IOPLACE_CONFIG', async () => {
+    const file = join(dir, 'pack.yaml');
+    writeFileSync(file, 'server:\n  host: 127.0.0.1\n  port: 0\nscoring:\n  strategy: pack\n');
+    const r = runMain({ IOPLACE_CONFIG: file });
+    await servingPort(r);
+    expect(r.stdout()).toContain('"strategy":"pack"');
+  });
+
+  it.each([
+    ['an out-of-range field', 'scoring:\n  reserveFraction: 1\n', 'scoring.reserveFraction: must be < 1'],
+    ['a misspelt field', 'scoring:\n  wieghts: {}\n', 'scoring.wieghts: unknown field'],
+    ['a bad enum value', 'scoring:\n  strategy: random\n', 'scoring.strategy: must be one of spread, pack'],
+    ['YAML that does not parse', 'scoring: [\n', 'is not valid YAML'],
+  ])('refuses to start on %s with one line naming the field', async (_what, yaml, message) => {
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, yaml);
+    const r = runMain({ IOPLACE_CONFIG: file });
+    expect(await r.exited).toBe(2);
+    const lines = r.stderr().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(`ioplace: invalid configuration: ${file}`);
+    expect(lines[0]).toContain(message);
+  });
+
+  it('refuses a PORT that is not a port', async () => {
+    const r = runMain({ PORT: 'eighty' });
+    expect(await r.exited).toBe(2);
+    expect(r.stderr()).toBe(
+      'ioplace: invalid configuration: PORT: must be an integer from 0 to 65535, got "eighty"\n',
+    );
+  });
+
+  it('starts with `npm start` right after install (build, then the default config)', {
+    timeout: 120_000,
+  }, async () => {
+    const r = run('npm', ['start', '--silent'], { PORT: '0', HOST: '127.0.0.1' });
+    const port = await servingPort(r);
+    expect(r.stdout()).toContain('config/ioplace.yaml');
+    expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+    r.child.kill('SIGTERM');
+    await r.exited;
+  });
+});
