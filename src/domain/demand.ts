@@ -43,7 +43,8 @@ function containerRequest(container: ContainerLike, dimension: Dimension, kind: 
  *   app      = sum(app containers) + sum(restartable init containers)
  *   init_i   = request(init container i) + sum(restartable init containers started before it)
  *   request  = max(app, max_i init_i) + overhead
- * Returns undefined when no container names the resource.
+ * Returns undefined when no container asks for a positive amount of the resource, so that an
+ * explicit zero leaves the bandwidth annotations in charge, as an absent request does.
  */
 function effectiveRequest(pod: PodLike, dimension: Dimension): number | undefined {
   const spec = pod.spec;

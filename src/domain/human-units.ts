@@ -16,6 +16,11 @@ export function formatAmount(value: number, round: 'up' | 'down' = 'down'): stri
   }
   const towardsLarger = (round === 'up') !== (sign === '-');
   const scaled = Number((magnitude * 1000).toPrecision(15));
-  const rounded = (towardsLarger ? Math.ceil(scaled) : Math.floor(scaled)) / 1000;
+  let rounded = (towardsLarger ? Math.ceil(scaled) : Math.floor(scaled)) / 1000;
+  if (rounded >= 1000 && index < PREFIXES.length - 1) {
+    // Rounding up carried into the next prefix: 999.9999M is shown as 1G, not 1000M.
+    rounded /= 1000;
+    index++;
+  }
   return `${sign}${rounded}${PREFIXES[index]}`;
 }

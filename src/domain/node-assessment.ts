@@ -7,7 +7,7 @@ export interface NodeAssessment {
   readonly node: string;
   /** A report has been received (it may be stale). */
   readonly known: boolean;
-  /** The report is younger than staleAfter. */
+  /** The report is not older than staleAfter. */
   readonly fresh: boolean;
   readonly receivedAt: number | undefined;
   readonly ageSeconds: number | undefined;

@@ -37,11 +37,15 @@ export function parseQuantity(input: string | number): QuantityResult {
   const match = QUANTITY.exec(text);
   if (match === null) return { ok: false, problem: 'is not a quantity' };
   const [, sign, digits = '', suffix, exponent] = match;
+  const number = Number(digits);
+  // Zero is zero whatever its exponent ("0e400" would otherwise be 0 x Infinity).
+  if (number === 0) return { ok: true, value: 0 };
+  if (sign === '-') return { ok: false, problem: 'is negative' };
   const multiplier = exponent !== undefined ? 10 ** Number(exponent) : (SUFFIX_MULTIPLIER[suffix ?? ''] ?? 1);
-  const magnitude = Number(digits) * multiplier;
-  if (sign === '-' && magnitude !== 0) return { ok: false, problem: 'is negative' };
+  const magnitude = number * multiplier;
   if (!Number.isFinite(magnitude) || magnitude > MAX_AMOUNT) return { ok: false, problem: 'is too large' };
-  // Round away binary noise such as 0.1 * 3 before rounding up.
-  const value = Math.ceil(Number(magnitude.toPrecision(15)));
-  return { ok: true, value };
+  if (Number.isInteger(magnitude) && magnitude > 0) return { ok: true, value: magnitude };
+  // A fraction rounds up, after rounding away binary noise such as 0.1 * 3; a positive amount
+  // too small for a double ("1e-400") is still more than nothing.
+  return { ok: true, value: Math.max(1, Math.ceil(Number(magnitude.toPrecision(15)))) };
 }
