@@ -1,12 +1,23 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Delay } from './cluster/backoff.js';
+import { ClusterSync } from './cluster/cluster-sync.js';
+import { NodeNudger } from './cluster/node-nudger.js';
+import { PodBinder } from './cluster/pod-binder.js';
 import { placementSettings } from './config/load.js';
 import type { Config } from './config/schema.js';
 import type { Clock } from './domain/clock.js';
+import { ClusterNodes } from './domain/cluster-nodes.js';
 import { Commitments } from './domain/commitments.js';
 import { Inventory } from './domain/inventory.js';
 import { Placement } from './domain/placement.js';
+import { PodStore } from './domain/pod-store.js';
+import { RejectionMemory } from './domain/rejection-memory.js';
+import { Reservations } from './domain/reservations.js';
+import { bindRoute } from './extender/bind-route.js';
 import { filterRoute } from './extender/filter-route.js';
+import { preemptRoute } from './extender/preempt-route.js';
 import { prioritizeRoute } from './extender/prioritize-route.js';
 import { installErrorHandling } from './http/error-handler.js';
 import { healthRoutes, type ReadinessCheck } from './http/health-routes.js';
@@ -18,12 +29,19 @@ export const SCHEDULER_PREFIX = '/scheduler';
 /** The prefix of the agent-facing inventory API. */
 export const INVENTORY_PREFIX = '/v1';
 
+/** How often expired bind reservations are swept. */
+const RESERVATION_SWEEP_MS = 1_000;
+/** Rejected demands remembered per node for the retry signal. */
+const REJECTIONS_PER_NODE = 16;
+
 export interface AppDeps {
   readonly config: Config;
   readonly logger: FastifyBaseLogger;
   readonly clock: Clock;
-  readonly inventory?: Inventory;
-  readonly commitments?: Commitments;
+  /** The cluster to watch and bind in; undefined runs standalone. */
+  readonly kubeConfig?: KubeConfig;
+  /** Backoff waits of the cluster watches (tests shorten them). */
+  readonly delay?: Delay;
   readonly readinessChecks?: readonly ReadinessCheck[];
 }
 
@@ -31,16 +49,80 @@ export interface App {
   readonly server: FastifyInstance;
   readonly inventory: Inventory;
   readonly commitments: Commitments;
+  readonly reservations: Reservations;
+  readonly podStore: PodStore;
   readonly placement: Placement;
+  /** Present in cluster mode. */
+  readonly cluster: ClusterSync | undefined;
+  readonly nudger: NodeNudger | undefined;
 }
 
 /** Builds the whole service, ready to `listen` or `inject`; it never listens by itself. */
 export async function buildApp(deps: AppDeps): Promise<App> {
-  const { config, logger, clock } = deps;
-  const inventory = deps.inventory ?? new Inventory({ maxNodes: config.inventory.maxNodes });
-  const commitments = deps.commitments ?? new Commitments();
+  const { config, logger, clock, kubeConfig } = deps;
+  const inventory = new Inventory({ maxNodes: config.inventory.maxNodes });
+  const commitments = new Commitments();
+  const reservations = new Reservations(commitments);
+  const podStore = new PodStore({ commitments, reservations });
+  const clusterNodes = new ClusterNodes();
   const settings = placementSettings(config);
-  const placement = new Placement({ inventory, commitments, clock, settings: () => settings });
+  const api = kubeConfig?.makeApiClient(CoreV1Api);
+  const nudger =
+    api !== undefined && config.retrySignal.enabled
+      ? new NodeNudger({
+          api,
+          annotation: config.retrySignal.annotation,
+          minIntervalMs: config.retrySignal.minIntervalSeconds * 1000,
+          timeoutMs: config.binding.apiTimeoutSeconds * 1000,
+          clock,
+          logger: logger.child({ module: 'retry-signal' }),
+        })
+      : undefined;
+  const rejections =
+    nudger === undefined
+      ? undefined
+      : new RejectionMemory({
+          ttlMs: config.retrySignal.rememberSeconds * 1000,
+          perNode: REJECTIONS_PER_NODE,
+        });
+  const placement = new Placement({
+    inventory,
+    commitments,
+    reservations,
+    rejections,
+    clock,
+    settings: () => settings,
+  });
+
+  /** Free capacity on the node may have risen: tell the scheduler if a turned-away pod fits now. */
+  const capacityMayHaveRisen = (node: string) => {
+    if (nudger !== undefined && placement.roomForRejected(node)) nudger.nudge(node);
+  };
+  const forgetNode = (node: string) => {
+    if (inventory.forget(node)) logger.info({ node }, 'node left the cluster; forgotten');
+    rejections?.forget(node);
+    nudger?.forget(node);
+  };
+
+  const cluster =
+    kubeConfig === undefined
+      ? undefined
+      : new ClusterSync({
+          kubeConfig,
+          podStore,
+          clusterNodes,
+          config: config.cluster,
+          logger,
+          delay: deps.delay,
+          onNodeGone: forgetNode,
+          onNodesListed: () => {
+            for (const entry of [...inventory.entries()]) {
+              if (clusterNodes.exists(entry.node) === false) forgetNode(entry.node);
+            }
+          },
+          onCapacityReleased: capacityMayHaveRisen,
+        });
+  const binder = api === undefined ? undefined : new PodBinder(api, config.binding.apiTimeoutSeconds * 1000);
 
   const server = Fastify({
     loggerInstance: logger,
@@ -62,15 +144,54 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   server.removeContentTypeParser('text/plain');
   installErrorHandling(server, config.server.bodyLimitBytes);
 
-  await server.register(healthRoutes, { checks: deps.readinessChecks ?? [] });
+  const readiness: ReadinessCheck[] = [...(deps.readinessChecks ?? [])];
+  if (cluster !== undefined) {
+    readiness.push({ name: 'initial list of pods and nodes', ready: () => cluster.synced });
+    let sweep: NodeJS.Timeout | undefined;
+    server.addHook('onReady', async () => {
+      cluster.start();
+      sweep = setInterval(() => {
+        // A reservation is the only record of a pod bound while the watch is away; expire
+        // reservations only while the watch is live and would have shown the pod.
+        if (!cluster.pods.connected) return;
+        for (const uid of reservations.expire(clock())) {
+          logger.warn({ uid }, 'bind reservation expired before the pod watch showed the pod');
+        }
+      }, RESERVATION_SWEEP_MS);
+      sweep.unref();
+    });
+    server.addHook('onClose', async () => {
+      clearInterval(sweep);
+      nudger?.close();
+      await cluster.stop();
+    });
+  }
+
+  await server.register(healthRoutes, { checks: readiness });
   await server.register(
     async (scheduler) => {
       await scheduler.register(filterRoute, { placement });
       await scheduler.register(prioritizeRoute, { placement });
+      await scheduler.register(bindRoute, {
+        placement,
+        podStore,
+        reservations,
+        binder,
+        reservationTtlMs: config.binding.reservationTimeoutSeconds * 1000,
+        clock,
+      });
+      await scheduler.register(preemptRoute, { placement, podStore });
     },
     { prefix: SCHEDULER_PREFIX },
   );
-  await server.register(inventoryRoutes, { prefix: INVENTORY_PREFIX, inventory, placement, now: clock });
+  await server.register(inventoryRoutes, {
+    prefix: INVENTORY_PREFIX,
+    inventory,
+    placement,
+    now: clock,
+    nodeExists: (node) => clusterNodes.exists(node),
+    onReport: capacityMayHaveRisen,
+  });
 
-  return { server, inventory, commitments, placement };
+  return { server, inventory, commitments, reservations, podStore, placement, cluster, nudger };
 }

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { buildApp } from './app.js';
+import { type ClusterConnection, findCluster } from './cluster/kubeconfig.js';
 import { ConfigError, loadConfigFile } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { systemClock } from './domain/clock.js';
@@ -25,8 +26,10 @@ function withEnvironment(config: Config, env: NodeJS.ProcessEnv): Config {
 async function main(): Promise<void> {
   const configPath = process.env.IOPLACE_CONFIG || DEFAULT_CONFIG;
   let config: Config;
+  let cluster: ClusterConnection;
   try {
     config = withEnvironment(loadConfigFile(configPath), process.env);
+    cluster = findCluster(config.cluster, process.env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`ioplace: invalid configuration: ${err.message}\n`);
@@ -34,7 +37,18 @@ async function main(): Promise<void> {
   }
 
   const logger = pino({ level: config.server.logLevel, base: { service: 'ioplace' } });
-  const { server } = await buildApp({ config, logger, clock: systemClock });
+  if (cluster.kubeConfig === undefined) {
+    logger.info(
+      { reason: cluster.reason },
+      'running standalone: no cluster access, so no pod accounting, bind or preempt',
+    );
+  } else {
+    logger.info(
+      { source: cluster.source, server: cluster.kubeConfig.getCurrentCluster()?.server },
+      'using the cluster',
+    );
+  }
+  const { server } = await buildApp({ config, logger, clock: systemClock, kubeConfig: cluster.kubeConfig });
 
   let closing = false;
   const shutdown = (signal: string) => {

@@ -40,7 +40,11 @@ export function validateConfig(raw: unknown): Config {
   // "schema is false" repeats an additionalProperties error in a less helpful way.
   const first = errors.find((e) => e.keyword !== 'boolean') ?? errors[0];
   if (first !== undefined) throw new ConfigError(describe(first));
-  return deepFreeze(withDefaults as Config);
+  const config = withDefaults as Config;
+  if (config.cluster.backoffMaxSeconds < config.cluster.backoffInitialSeconds) {
+    throw new ConfigError('cluster.backoffMaxSeconds: must be >= cluster.backoffInitialSeconds');
+  }
+  return deepFreeze(config);
 }
 
 export function loadConfigFile(path: string): Config {

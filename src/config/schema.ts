@@ -43,6 +43,37 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    cluster: Type.Object(
+      {
+        mode: Type.Enum(['auto', 'on', 'off'], { default: 'auto' }),
+        kubeconfig: Type.String({ default: '' }),
+        watchTimeoutSeconds: Type.Integer({ minimum: 10, maximum: 3600, default: 300 }),
+        backoffInitialSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 60, default: 0.5 }),
+        backoffMaxSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 600, default: 30 }),
+        listPageSize: Type.Integer({ minimum: 10, maximum: 10_000, default: 500 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    binding: Type.Object(
+      {
+        reservationTimeoutSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: 60 }),
+        apiTimeoutSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 60, default: 10 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    retrySignal: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true }),
+        annotation: Type.String({
+          default: 'ioplace.io/capacity-freed-at',
+          pattern:
+            '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$',
+        }),
+        minIntervalSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 5 }),
+        rememberSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 86400, default: 600 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
   },
   { additionalProperties: false, default: {} },
 );

@@ -5,6 +5,10 @@ import { type FitVerdict, fitVerdict, invalidDemandVerdict, type RejectReason } 
 import type { Inventory } from './inventory.js';
 import { assessNode, type NodeAssessment } from './node-assessment.js';
 import type { PlacementSettings } from './placement-settings.js';
+import { evictionMakesRoom } from './preemption.js';
+import type { RejectionMemory } from './rejection-memory.js';
+import type { Reservations } from './reservations.js';
+import type { Amounts } from './resources.js';
 import { type ScoreBreakdown, scoreNode } from './scoring.js';
 
 export interface FilterOutcome {
@@ -26,17 +30,25 @@ export class Placement {
   readonly #commitments: Commitments;
   readonly #clock: Clock;
   readonly #settings: () => PlacementSettings;
+  readonly #reservations: Reservations | undefined;
+  readonly #rejections: RejectionMemory | undefined;
 
   constructor(deps: {
     inventory: Inventory;
     commitments: Commitments;
     clock: Clock;
     settings: () => PlacementSettings;
+    /** Needed to reserve at bind. */
+    reservations?: Reservations;
+    /** When given, rejections are remembered so that a rise in free capacity can be told apart. */
+    rejections?: RejectionMemory;
   }) {
     this.#inventory = deps.inventory;
     this.#commitments = deps.commitments;
     this.#clock = deps.clock;
     this.#settings = deps.settings;
+    this.#reservations = deps.reservations;
+    this.#rejections = deps.rejections;
   }
 
   get settings(): PlacementSettings {
@@ -70,6 +82,7 @@ export class Placement {
       }
       (verdict.unresolvable ? outcome.unresolvable : outcome.failed)[name] = verdict.message;
       outcome.rejections[verdict.reason] = (outcome.rejections[verdict.reason] ?? 0) + 1;
+      if (demand.ok) this.#rejections?.note(name, demand.demand, now);
     }
     return outcome;
   }
@@ -85,5 +98,31 @@ export class Placement {
     if (!demand.ok || (demand.none && !settings.scoreAllPods)) return candidates.map(() => 0);
     const now = this.#clock();
     return candidates.map((name) => this.score(demand, this.assess(name, now), settings).score);
+  }
+
+  /**
+   * Check-and-reserve for bind, in one synchronous step so that no other request can slip in
+   * between: the pod must still fit on the node against every commitment and reservation, and if
+   * it does its demand is reserved there at once.
+   */
+  reserve(uid: string, demand: DemandResult, node: string, expiresAt: number): FitVerdict {
+    const verdict = this.verdict(demand, this.assess(node));
+    if (verdict.fits && demand.ok && !demand.none) {
+      if (this.#reservations === undefined) throw new Error('Placement was built without reservations');
+      this.#reservations.reserve(uid, node, demand.demand, expiresAt);
+    }
+    return verdict;
+  }
+
+  /** Whether evicting victims that hold `freed` on `node` would make room for the preemptor. */
+  evictionHelps(demand: DemandResult, node: string, freed: Amounts): boolean {
+    if (!demand.ok) return false;
+    if (demand.none) return true;
+    return evictionMakesRoom(demand.demand, this.assess(node), freed, this.#settings());
+  }
+
+  /** True when the node now has room for a demand it recently turned away (reported once). */
+  roomForRejected(node: string): boolean {
+    return this.#rejections?.takeFitting(this.assess(node), this.#clock()) ?? false;
   }
 }

@@ -11,6 +11,8 @@ export interface KeyShape {
   readonly fields?: Readonly<Record<string, { readonly name: string; readonly shape?: KeyShape }>>;
   /** For arrays: the shape of each element. */
   readonly items?: KeyShape;
+  /** For maps (Go map[string]T): the shape of each value; the keys are data and stay as they are. */
+  readonly values?: KeyShape;
 }
 
 export function shapeOf(fields: Record<string, KeyShape | null>): KeyShape {
@@ -25,6 +27,10 @@ export function arrayOf(items: KeyShape): KeyShape {
   return { items };
 }
 
+export function mapOf(values: KeyShape): KeyShape {
+  return { values };
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
@@ -34,6 +40,11 @@ export function canonicalizeKeys(value: unknown, shape: KeyShape): unknown {
   if (shape.items !== undefined) {
     if (!Array.isArray(value)) return value;
     for (let i = 0; i < value.length; i++) value[i] = canonicalizeKeys(value[i], shape.items);
+    return value;
+  }
+  if (shape.values !== undefined) {
+    if (!isPlainObject(value)) return value;
+    for (const key in value) value[key] = canonicalizeKeys(value[key], shape.values);
     return value;
   }
   const fields = shape.fields;

@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox';
-import { arrayOf, type KeyShape, shapeOf } from './go-json-keys.js';
+import { arrayOf, type KeyShape, mapOf, shapeOf } from './go-json-keys.js';
 
 /*
  * The wire types of k8s.io/kube-scheduler/extender/v1. Those Go structs have no json tags, so the
@@ -76,6 +76,70 @@ export const ExtenderArgsKeys: KeyShape = shapeOf({
   Nodes: shapeOf({ metadata: null, items: arrayOf(shapeOf({ metadata: shapeOf({ name: null }) })) }),
   NodeNames: null,
 });
+
+/** ExtenderBindingArgs: the body of bind. */
+export const ExtenderBindingArgsSchema = Type.Object({
+  PodName: Type.String({ minLength: 1, maxLength: 253 }),
+  PodNamespace: Type.String({ minLength: 1, maxLength: 63 }),
+  PodUID: Type.String({ maxLength: 128 }),
+  Node: NodeName,
+});
+export type ExtenderBindingArgs = Static<typeof ExtenderBindingArgsSchema>;
+
+export const ExtenderBindingArgsKeys = shapeOf({
+  PodName: null,
+  PodNamespace: null,
+  PodUID: null,
+  Node: null,
+});
+
+/** ExtenderBindingResult: an empty Error means bound. */
+export const ExtenderBindingResultSchema = Type.Object({ Error: Type.String() });
+export type ExtenderBindingResult = Static<typeof ExtenderBindingResultSchema>;
+
+const VictimPodSchema = Type.Object({
+  metadata: Type.Object({ uid: Type.String({ minLength: 1 }) }),
+});
+const MetaPodSchema = Type.Object({ UID: Type.String({ minLength: 1 }) });
+const NumPDBViolations = Type.Integer({ minimum: 0 });
+
+/** ExtenderPreemptionArgs: the body of preempt, with full victim pods or only their uids. */
+export const ExtenderPreemptionArgsSchema = Type.Object({
+  Pod: PodSchema,
+  NodeNameToVictims: Type.Optional(
+    Type.Record(
+      Type.String(),
+      Type.Object({
+        Pods: Type.Optional(Type.Array(Type.Intersect([PodSchema, VictimPodSchema]))),
+        NumPDBViolations: Type.Optional(NumPDBViolations),
+      }),
+    ),
+  ),
+  NodeNameToMetaVictims: Type.Optional(
+    Type.Record(
+      Type.String(),
+      Type.Object({
+        Pods: Type.Optional(Type.Array(MetaPodSchema)),
+        NumPDBViolations: Type.Optional(NumPDBViolations),
+      }),
+    ),
+  ),
+});
+export type ExtenderPreemptionArgs = Static<typeof ExtenderPreemptionArgsSchema>;
+
+export const ExtenderPreemptionArgsKeys = shapeOf({
+  Pod: PodKeys,
+  NodeNameToVictims: mapOf(shapeOf({ Pods: arrayOf(PodKeys), NumPDBViolations: null })),
+  NodeNameToMetaVictims: mapOf(shapeOf({ Pods: arrayOf(shapeOf({ UID: null })), NumPDBViolations: null })),
+});
+
+const MetaVictimsSchema = Type.Object({ Pods: Type.Array(MetaPodSchema), NumPDBViolations: Type.Integer() });
+
+/** ExtenderPreemptionResult: always answered with uids (MetaVictims), in both modes. */
+export const ExtenderPreemptionResultSchema = Type.Object({
+  NodeNameToMetaVictims: Type.Record(Type.String(), MetaVictimsSchema),
+});
+export type ExtenderPreemptionResult = Static<typeof ExtenderPreemptionResultSchema>;
 
 const FailedNodesMap = Type.Record(Type.String(), Type.String());
 

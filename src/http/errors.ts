@@ -19,6 +19,12 @@ export const NodeNotFoundError = createError<[string]>(
   404,
 );
 
+export const NoSuchClusterNodeError = createError<[string]>(
+  'IOPLACE_NO_SUCH_CLUSTER_NODE',
+  'node %s does not exist in the cluster; reports are taken only for cluster nodes',
+  404,
+);
+
 export const InventoryFullError = createError<[number]>(
   'IOPLACE_INVENTORY_FULL',
   'the inventory is full (inventory.maxNodes is %d); forget stale nodes or raise the limit',

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { InventoryFullError as DomainInventoryFull, type Inventory } from '../domain/inventory.js';
 import type { Placement } from '../domain/placement.js';
-import { InventoryFullError, NodeNotFoundError } from '../http/errors.js';
+import { InventoryFullError, NodeNotFoundError, NoSuchClusterNodeError } from '../http/errors.js';
 import { nodeView } from './node-view.js';
 import { NodeListViewSchema, NodeParamsSchema, NodeReportSchema, NodeViewSchema } from './schemas.js';
 
@@ -10,17 +10,22 @@ export interface InventoryRoutesOptions {
   inventory: Inventory;
   placement: Placement;
   now: () => number;
+  /** Whether the node exists in the cluster; undefined when that is not known (standalone). */
+  nodeExists: (node: string) => boolean | undefined;
+  /** Called after every accepted report. */
+  onReport: (node: string) => void;
 }
 
 /** The agent-facing API: reports in, inventory views out. */
 export const inventoryRoutes: FastifyPluginAsyncTypebox<InventoryRoutesOptions> = async (app, options) => {
-  const { inventory, placement, now } = options;
+  const { inventory, placement, now, nodeExists, onReport } = options;
 
   app.put(
     '/nodes/:node/report',
     { schema: { params: NodeParamsSchema, body: NodeReportSchema, response: { 200: NodeViewSchema } } },
     async (request) => {
       const { node } = request.params;
+      if (nodeExists(node) === false) throw new NoSuchClusterNodeError(node);
       const receivedAt = now();
       try {
         inventory.record(
@@ -32,6 +37,7 @@ export const inventoryRoutes: FastifyPluginAsyncTypebox<InventoryRoutesOptions> 
         if (err instanceof DomainInventoryFull) throw new InventoryFullError(err.maxNodes);
         throw err;
       }
+      onReport(node);
       return nodeView(placement.assess(node, receivedAt));
     },
   );

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { type App, buildApp } from '../../src/app.js';
+import { type App, type AppDeps, buildApp } from '../../src/app.js';
 import { validateConfig } from '../../src/config/load.js';
 
 export interface TestServer {
@@ -11,16 +11,20 @@ export interface TestServer {
 }
 
 /** A whole ioplace on a real socket on loopback, with a controlled clock and silent logs. */
-export async function startTestServer(config: unknown = {}): Promise<TestServer> {
+export async function startTestServer(
+  config: unknown = {},
+  extra: Partial<Pick<AppDeps, 'kubeConfig' | 'delay' | 'logger'>> = {},
+): Promise<TestServer> {
   const clock = { now: Date.parse('2026-11-25T20:00:00Z') };
   const app = await buildApp({
     config: validateConfig(config),
     logger: pino({ level: 'silent' }),
     clock: () => clock.now,
+    ...extra,
   });
   await app.server.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.addresses()[0];
-  if (address === undefined) throw new Error('server did not bind');
+  const address = app.server.server.address();
+  if (address === null || typeof address === 'string') throw new Error('server did not bind a TCP port');
   return {
     url: `http://127.0.0.1:${address.port}`,
     app,

@@ -1,0 +1,35 @@
+import type { NodeAssessment } from './node-assessment.js';
+import type { PlacementSettings } from './placement-settings.js';
+import { type Amounts, DIMENSIONS } from './resources.js';
+
+/**
+ * Would evicting victims holding `freed` make room for `demand` on the node? Evicted pods stop
+ * holding their commitment and, we assume, stop using what they asked for, so both committed and
+ * measured usage drop by their demand:
+ *   free'_d = max(0, allocatable_d - max(usage_d - freed_d, committed_d - freed_d))
+ * and the node helps when demand_d <= free'_d for every dimension the preemptor asks for. A node
+ * without a fresh report helps only when unknown nodes are allowed.
+ */
+export function evictionMakesRoom(
+  demand: Amounts,
+  node: NodeAssessment,
+  freed: Amounts,
+  settings: Pick<PlacementSettings, 'unknownNodes'>,
+): boolean {
+  const lenient = settings.unknownNodes === 'allow';
+  if (!node.fresh) return lenient;
+  for (const d of DIMENSIONS) {
+    const need = demand[d];
+    if (need === undefined) continue;
+    const allocatable = node.allocatable[d];
+    if (allocatable === undefined) {
+      if (lenient) continue;
+      return false;
+    }
+    const released = freed[d] ?? 0;
+    const usage = Math.max(0, (node.usage[d] ?? 0) - released);
+    const committed = Math.max(0, (node.committed[d] ?? 0) - released);
+    if (need > Math.max(0, allocatable - Math.max(usage, committed))) return false;
+  }
+  return true;
+}
