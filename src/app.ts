@@ -62,8 +62,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const { config, logger, clock, kubeConfig } = deps;
   const inventory = new Inventory({ maxNodes: config.inventory.maxNodes });
   const commitments = new Commitments();
-  const reservations = new Reservations(commitments);
-  const podStore = new PodStore({ commitments, reservations });
+  const reservations = new Reservations(commitments.reserved);
+  const podStore = new PodStore({ commitments, reservations, clock });
   const clusterNodes = new ClusterNodes();
   const settings = placementSettings(config);
   const api = kubeConfig?.makeApiClient(CoreV1Api);
@@ -136,6 +136,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         removeAdditional: false,
         useDefaults: false,
         allErrors: false,
+        // Quantities are string | number, as Go's Quantity unmarshals both.
+        allowUnionTypes: true,
       },
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -190,7 +192,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     placement,
     now: clock,
     nodeExists: (node) => clusterNodes.exists(node),
-    onReport: capacityMayHaveRisen,
+    onReport: (node, receivedAt) => {
+      podStore.measured(node, receivedAt);
+      capacityMayHaveRisen(node);
+    },
   });
 
   return { server, inventory, commitments, reservations, podStore, placement, cluster, nudger };

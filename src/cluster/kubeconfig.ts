@@ -33,6 +33,8 @@ export function findCluster(
       return { kubeConfig, source: config.kubeconfig };
     }
     if (env.KUBERNETES_SERVICE_HOST && existsSync(paths.serviceAccountToken)) {
+      // Reads KUBERNETES_SERVICE_HOST/PORT from the process environment, and re-reads the
+      // projected token file as the kubelet rotates it.
       kubeConfig.loadFromCluster();
       return { kubeConfig, source: 'in-cluster service account' };
     }
@@ -40,7 +42,9 @@ export function findCluster(
     const home = join(paths.home, '.kube', 'config');
     if (files.length === 0 && existsSync(home)) files.push(home);
     if (files.length > 0) {
-      kubeConfig.loadFromDefault();
+      // As kubectl does: the files are merged, and the first to set something wins.
+      kubeConfig.loadFromFile(files[0] as string);
+      for (const file of files.slice(1)) mergeFirstWins(kubeConfig, file);
       if (kubeConfig.getCurrentCluster() === null)
         throw new ConfigError(`${files.join(':')}: no current cluster`);
       return { kubeConfig, source: files.join(':') };
@@ -52,4 +56,17 @@ export function findCluster(
   const reason = 'no in-cluster service account, KUBECONFIG or ~/.kube/config';
   if (config.mode === 'on') throw new ConfigError(`cluster.mode is on, but there is ${reason}`);
   return { kubeConfig: undefined, reason };
+}
+
+/** Adds what `file` defines and `into` does not (client-node's own merge throws on duplicates). */
+function mergeFirstWins(into: KubeConfig, file: string): void {
+  const more = new KubeConfig();
+  more.loadFromFile(file);
+  const has = (list: { name: string }[], name: string) => list.some((x) => x.name === name);
+  for (const c of more.getClusters()) if (!has(into.getClusters(), c.name)) into.addCluster(c);
+  for (const u of more.getUsers()) if (!has(into.getUsers(), u.name)) into.addUser(u);
+  for (const c of more.getContexts()) if (!has(into.getContexts(), c.name)) into.addContext(c);
+  if (into.getCurrentContext() === '' || into.getCurrentContext() === undefined) {
+    into.setCurrentContext(more.getCurrentContext());
+  }
 }

@@ -161,9 +161,11 @@ export class Reflector<T> {
       const progressed = () => events > 0 || performance.now() - startedAt >= QUICK_END_MS;
       let settled = false;
       let idle: NodeJS.Timeout | undefined;
+      const onStop = () => finish(null);
       const finish = (err: unknown) => {
         if (settled) return;
         settled = true;
+        this.#stop.signal.removeEventListener('abort', onStop);
         clearTimeout(idle);
         this.#activeWatch?.abort();
         this.#activeWatch = undefined;
@@ -193,6 +195,9 @@ export class Reflector<T> {
         }
       };
       armIdle();
+      // client-node hands out the watch's AbortController only once the response headers are in;
+      // a stop before that must not wait for them.
+      this.#stop.signal.addEventListener('abort', onStop, { once: true });
       watch
         .watch(
           path,

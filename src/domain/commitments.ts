@@ -1,43 +1,33 @@
-import { type Amounts, addAmounts, DIMENSIONS } from './resources.js';
+import { Ledger } from './ledger.js';
+import type { Amounts } from './resources.js';
 
-const NOTHING: Amounts = Object.freeze({});
+/** What is promised on one node, in three parts that the free-capacity formula treats apart. */
+export interface Committed {
+  /** Demand of the pods the watch shows bound to the node and not terminated. */
+  readonly pods: Amounts;
+  /**
+   * The part of `pods` that no report shows in use yet: pods bound but not yet running, or
+   * running since after the node's last report. Measured usage cannot contain them.
+   */
+  readonly unmeasured: Amounts;
+  /** Demand reserved at bind for pods the watch does not show bound yet. */
+  readonly reserved: Amounts;
+}
 
 /**
- * Demand already promised on each node: pods placed there and reservations taken at bind. Each
- * holder (a pod uid or a reservation id) holds one amount on one node; per-node totals are kept
- * up to date on every change so reading them costs nothing on the scheduling path.
+ * Demand already promised on each node. Kept in three ledgers because each relates differently to
+ * the usage an agent measures: see `assessNode` for how they combine.
  */
 export class Commitments {
-  readonly #holders = new Map<string, { node: string; amounts: Amounts }>();
-  readonly #totals = new Map<string, Amounts>();
+  readonly pods = new Ledger();
+  readonly unmeasured = new Ledger();
+  readonly reserved = new Ledger();
 
-  /** Sets what `holder` holds, replacing anything it held before (possibly on another node). */
-  hold(holder: string, node: string, amounts: Amounts): void {
-    this.release(holder);
-    const copy: Amounts = { ...amounts };
-    this.#holders.set(holder, { node, amounts: copy });
-    const total = this.#totals.get(node) ?? {};
-    addAmounts(total, copy);
-    this.#totals.set(node, total);
-  }
-
-  release(holder: string): boolean {
-    const held = this.#holders.get(holder);
-    if (held === undefined) return false;
-    this.#holders.delete(holder);
-    const total = this.#totals.get(held.node);
-    if (total !== undefined) {
-      addAmounts(total, held.amounts, -1);
-      if (DIMENSIONS.every((d) => (total[d] ?? 0) <= 0)) this.#totals.delete(held.node);
-    }
-    return true;
-  }
-
-  on(node: string): Amounts {
-    return this.#totals.get(node) ?? NOTHING;
-  }
-
-  get holders(): number {
-    return this.#holders.size;
+  on(node: string): Committed {
+    return {
+      pods: this.pods.on(node),
+      unmeasured: this.unmeasured.on(node),
+      reserved: this.reserved.on(node),
+    };
   }
 }

@@ -1,6 +1,7 @@
+import type { Committed } from './commitments.js';
 import type { NodeEntry } from './inventory.js';
 import type { PlacementSettings } from './placement-settings.js';
-import { type Amounts, DIMENSIONS } from './resources.js';
+import { type Amounts, DIMENSIONS, sumAmounts } from './resources.js';
 
 /** Everything placement knows about one node at one instant. */
 export interface NodeAssessment {
@@ -13,22 +14,44 @@ export interface NodeAssessment {
   readonly ageSeconds: number | undefined;
   readonly capacity: Amounts;
   readonly usage: Amounts;
+  /** Everything promised on the node: bound pods plus bind reservations. */
   readonly committed: Amounts;
+  /** The parts of `committed` that the formula treats apart. */
+  readonly parts: Committed;
   /** capacity x (1 - reserveFraction) */
   readonly allocatable: Amounts;
-  /** max(0, allocatable - max(usage, committed)), for each dimension with a known capacity. */
+  /** See `assessNode`; only for dimensions with a known capacity. */
   readonly free: Amounts;
 }
 
 const NOTHING: Amounts = Object.freeze({});
 
+/**
+ * Free capacity of one dimension:
+ *   free = max(0, allocatable - reserved - max(usage + unmeasured, pods))
+ * `usage` is what the agent measured, which includes the running pods' own use, hence the max
+ * with `pods` (the demand of the bound pods) rather than a sum. Pods bound since the last report
+ * (`unmeasured`) cannot be in that usage yet, so they count on top of it; and reservations taken
+ * at bind are in neither the usage nor the pod watch yet, so they count on top of both.
+ */
+export function freeAmount(
+  allocatable: number,
+  usage: number,
+  pods: number,
+  unmeasured: number,
+  reserved: number,
+) {
+  return Math.max(0, allocatable - reserved - Math.max(usage + unmeasured, pods));
+}
+
 export function assessNode(
   node: string,
   entry: NodeEntry | undefined,
-  committed: Amounts,
+  parts: Committed,
   now: number,
   settings: Pick<PlacementSettings, 'staleAfterMs' | 'reserveFraction'>,
 ): NodeAssessment {
+  const committed = sumAmounts(parts.pods, parts.reserved);
   if (entry === undefined) {
     return {
       node,
@@ -39,6 +62,7 @@ export function assessNode(
       capacity: NOTHING,
       usage: NOTHING,
       committed,
+      parts,
       allocatable: NOTHING,
       free: NOTHING,
     };
@@ -51,7 +75,13 @@ export function assessNode(
     if (capacity === undefined) continue;
     const usable = capacity * (1 - settings.reserveFraction);
     allocatable[d] = usable;
-    free[d] = Math.max(0, usable - Math.max(entry.usage[d] ?? 0, committed[d] ?? 0));
+    free[d] = freeAmount(
+      usable,
+      entry.usage[d] ?? 0,
+      parts.pods[d] ?? 0,
+      parts.unmeasured[d] ?? 0,
+      parts.reserved[d] ?? 0,
+    );
   }
   return {
     node,
@@ -62,6 +92,7 @@ export function assessNode(
     capacity: entry.capacity,
     usage: entry.usage,
     committed,
+    parts,
     allocatable,
     free,
   };

@@ -1,3 +1,4 @@
+import type { Clock } from './clock.js';
 import type { Commitments } from './commitments.js';
 import type { Reservations } from './reservations.js';
 import { type Amounts, isEmpty } from './resources.js';
@@ -18,25 +19,37 @@ export interface PodRecord {
 
 const TERMINAL_PHASES = new Set(['Succeeded', 'Failed']);
 
-const holder = (uid: string) => `pod/${uid}`;
-
 /** A pod holds its demand on its node from binding until it terminates or is deleted. */
 export function holdsDemand(pod: PodRecord): boolean {
   return pod.node !== undefined && pod.node !== '' && !TERMINAL_PHASES.has(pod.phase);
 }
 
+interface Unmeasured {
+  readonly node: string;
+  /** Clock time the pod was first seen Running; undefined while it is not. */
+  runningSince: number | undefined;
+}
+
 /**
  * The pods that ask for something ioplace manages, by uid, kept in step with the commitments they
  * hold. Pods without demand are not kept: they hold nothing and free nothing when evicted.
+ *
+ * A newly bound pod is also "unmeasured" until a report from its node arrives after the pod was
+ * seen running: until then measured usage cannot include it, and the free-capacity formula adds
+ * it on top of usage (a pod that is bound but idle for now must not look like free room).
  */
 export class PodStore {
   readonly #pods = new Map<string, PodRecord>();
+  readonly #unmeasured = new Map<string, Unmeasured>();
   readonly #commitments: Commitments;
   readonly #reservations: Reservations;
+  readonly #clock: Clock;
+  #initialSync = true;
 
-  constructor(deps: { commitments: Commitments; reservations: Reservations }) {
+  constructor(deps: { commitments: Commitments; reservations: Reservations; clock: Clock }) {
     this.#commitments = deps.commitments;
     this.#reservations = deps.reservations;
+    this.#clock = deps.clock;
   }
 
   upsert(pod: PodRecord): void {
@@ -48,15 +61,33 @@ export class PodStore {
       this.remove(pod.uid);
       return;
     }
+    const before = this.#pods.get(pod.uid);
     this.#pods.set(pod.uid, pod);
-    if (holdsDemand(pod)) this.#commitments.hold(holder(pod.uid), pod.node as string, pod.demand);
-    else this.#commitments.release(holder(pod.uid));
+    if (!holdsDemand(pod)) {
+      this.#commitments.pods.release(pod.uid);
+      this.#setMeasured(pod.uid);
+      return;
+    }
+    const node = pod.node as string;
+    this.#commitments.pods.hold(pod.uid, node, pod.demand);
+    const newlyPlaced = before === undefined || !holdsDemand(before) || before.node !== node;
+    // Pods found running at start-up have been running for a while: reports show them already.
+    const assumeMeasured = this.#initialSync && pod.phase === 'Running';
+    if (newlyPlaced && !assumeMeasured) {
+      this.#unmeasured.set(pod.uid, { node, runningSince: undefined });
+      this.#commitments.unmeasured.hold(pod.uid, node, pod.demand);
+    }
+    const unmeasured = this.#unmeasured.get(pod.uid);
+    if (unmeasured !== undefined && unmeasured.runningSince === undefined && pod.phase === 'Running') {
+      unmeasured.runningSince = this.#clock();
+    }
   }
 
   remove(uid: string): PodRecord | undefined {
     const pod = this.#pods.get(uid);
     this.#pods.delete(uid);
-    this.#commitments.release(holder(uid));
+    this.#commitments.pods.release(uid);
+    this.#setMeasured(uid);
     this.#reservations.release(uid);
     return pod;
   }
@@ -69,6 +100,22 @@ export class PodStore {
       this.upsert(pod);
     }
     for (const uid of [...this.#pods.keys()]) if (!seen.has(uid)) this.remove(uid);
+    this.#initialSync = false;
+  }
+
+  /**
+   * A report from `node` was received at `receivedAt`: pods running since before it are in its
+   * usage now. Returns how many pods became measured.
+   */
+  measured(node: string, receivedAt: number): number {
+    let count = 0;
+    for (const [uid, u] of this.#unmeasured) {
+      if (u.node === node && u.runningSince !== undefined && u.runningSince < receivedAt) {
+        this.#setMeasured(uid);
+        count++;
+      }
+    }
+    return count;
   }
 
   get(uid: string): PodRecord | undefined {
@@ -81,5 +128,14 @@ export class PodStore {
 
   get size(): number {
     return this.#pods.size;
+  }
+
+  /** Pods bound whose use no report shows yet. */
+  get unmeasuredCount(): number {
+    return this.#unmeasured.size;
+  }
+
+  #setMeasured(uid: string): void {
+    if (this.#unmeasured.delete(uid)) this.#commitments.unmeasured.release(uid);
   }
 }

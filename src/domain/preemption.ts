@@ -1,12 +1,12 @@
-import type { NodeAssessment } from './node-assessment.js';
+import { freeAmount, type NodeAssessment } from './node-assessment.js';
 import type { PlacementSettings } from './placement-settings.js';
 import { type Amounts, DIMENSIONS } from './resources.js';
 
 /**
  * Would evicting victims holding `freed` make room for `demand` on the node? Evicted pods stop
- * holding their commitment and, we assume, stop using what they asked for, so both committed and
- * measured usage drop by their demand:
- *   free'_d = max(0, allocatable_d - max(usage_d - freed_d, committed_d - freed_d))
+ * holding their commitment and, we assume, stop using what they asked for, so both the bound
+ * pods' demand and the measured usage (with the unmeasured pods on top) drop by their demand:
+ *   free'_d = max(0, allocatable_d - reserved_d - max(usage_d + unmeasured_d - freed_d, pods_d - freed_d))
  * and the node helps when demand_d <= free'_d for every dimension the preemptor asks for. A node
  * without a fresh report helps only when unknown nodes are allowed.
  */
@@ -18,6 +18,7 @@ export function evictionMakesRoom(
 ): boolean {
   const lenient = settings.unknownNodes === 'allow';
   if (!node.fresh) return lenient;
+  const { pods, unmeasured, reserved } = node.parts;
   for (const d of DIMENSIONS) {
     const need = demand[d];
     if (need === undefined) continue;
@@ -27,9 +28,9 @@ export function evictionMakesRoom(
       return false;
     }
     const released = freed[d] ?? 0;
-    const usage = Math.max(0, (node.usage[d] ?? 0) - released);
-    const committed = Math.max(0, (node.committed[d] ?? 0) - released);
-    if (need > Math.max(0, allocatable - Math.max(usage, committed))) return false;
+    const used = Math.max(0, (node.usage[d] ?? 0) + (unmeasured[d] ?? 0) - released);
+    const held = Math.max(0, (pods[d] ?? 0) - released);
+    if (need > freeAmount(allocatable, used, held, 0, reserved[d] ?? 0)) return false;
   }
   return true;
 }

@@ -3,7 +3,7 @@ import { type Amounts, DIMENSIONS } from './resources.js';
 
 interface Remembered {
   readonly demand: Amounts;
-  at: number;
+  readonly at: number;
 }
 
 function sameDemand(a: Amounts, b: Amounts): boolean {
@@ -41,12 +41,10 @@ export class RejectionMemory {
       list = [];
       this.#byNode.set(node, list);
     }
-    const known = list.find((r) => sameDemand(r.demand, demand));
-    if (known !== undefined) {
-      known.at = now;
-      return;
-    }
-    if (list.length >= this.#perNode) list.shift();
+    // Kept oldest first: a demand turned away again moves to the end, and the oldest is dropped.
+    const known = list.findIndex((r) => sameDemand(r.demand, demand));
+    if (known >= 0) list.splice(known, 1);
+    else if (list.length >= this.#perNode) list.shift();
     list.push({ demand, at: now });
   }
 

@@ -1,30 +1,29 @@
-import type { Commitments } from './commitments.js';
+import type { Ledger } from './ledger.js';
 import type { Amounts } from './resources.js';
-
-const holder = (uid: string) => `reservation/${uid}`;
 
 /**
  * Demand reserved at bind time, before the pod watch shows the pod on its node. kube-scheduler
  * binds pods faster than any watch can report them, so without reservations a burst would be
- * placed against stale free capacity. A reservation ends when the watch shows the pod, when the
- * binding fails, or when it expires.
+ * placed against stale free capacity. A reservation ends when the watch shows the pod (the pod
+ * store takes over), when the binding fails, or when it expires.
  */
 export class Reservations {
-  readonly #commitments: Commitments;
+  readonly #ledger: Ledger;
   readonly #expiry = new Map<string, number>();
 
-  constructor(commitments: Commitments) {
-    this.#commitments = commitments;
+  /** `ledger` is the reserved part of the node commitments. */
+  constructor(ledger: Ledger) {
+    this.#ledger = ledger;
   }
 
   reserve(uid: string, node: string, demand: Amounts, expiresAt: number): void {
-    this.#commitments.hold(holder(uid), node, demand);
+    this.#ledger.hold(uid, node, demand);
     this.#expiry.set(uid, expiresAt);
   }
 
   release(uid: string): boolean {
     if (!this.#expiry.delete(uid)) return false;
-    this.#commitments.release(holder(uid));
+    this.#ledger.release(uid);
     return true;
   }
 

@@ -41,3 +41,12 @@ export function addAmounts(target: Amounts, add: Amounts, sign = 1): void {
     if (v !== undefined) target[d] = (target[d] ?? 0) + sign * v;
   }
 }
+
+/** a + b, dimension by dimension; returns one of its arguments when the other is empty. */
+export function sumAmounts(a: Amounts, b: Amounts): Amounts {
+  if (isEmpty(b)) return a;
+  if (isEmpty(a)) return b;
+  const out: Amounts = { ...a };
+  addAmounts(out, b);
+  return out;
+}

@@ -41,19 +41,22 @@ const NO_CLUSTER =
 export const bindRoute: FastifyPluginAsyncTypebox<BindRouteOptions> = async (app, options) => {
   const { placement, podStore, reservations, binder, reservationTtlMs, clock } = options;
 
-  async function demandOf(args: ExtenderBindingArgs): Promise<DemandResult | string> {
-    const known = podStore.get(args.PodUID);
-    if (known !== undefined) return { ok: true, demand: known.demand, none: isEmpty(known.demand) };
+  /** The pod's uid and demand: from the pod store, or read from the API when it is not there. */
+  async function podOf(args: ExtenderBindingArgs): Promise<{ uid: string; demand: DemandResult } | string> {
+    const known = args.PodUID === '' ? undefined : podStore.get(args.PodUID);
+    if (known !== undefined)
+      return { uid: known.uid, demand: { ok: true, demand: known.demand, none: isEmpty(known.demand) } };
     // The pod watch has not shown this pod yet (or it asks for nothing): read it.
     try {
       const pod = (await binder?.read(args.PodNamespace, args.PodName)) as
         | (PodLike & { metadata?: { uid?: string } })
         | undefined;
       if (pod === undefined) return NO_CLUSTER;
-      if (args.PodUID !== '' && pod.metadata?.uid !== args.PodUID) {
-        return `pod ${args.PodNamespace}/${args.PodName} was replaced (uid ${pod.metadata?.uid ?? '?'}, expected ${args.PodUID})`;
+      const uid = pod.metadata?.uid ?? '';
+      if (args.PodUID !== '' && uid !== args.PodUID) {
+        return `pod ${args.PodNamespace}/${args.PodName} was replaced (uid ${uid || '?'}, expected ${args.PodUID})`;
       }
-      return podDemand(pod);
+      return { uid, demand: podDemand(pod) };
     } catch (err) {
       return `cannot read pod ${args.PodNamespace}/${args.PodName}: ${apiErrorMessage(err)}`;
     }
@@ -69,10 +72,10 @@ export const bindRoute: FastifyPluginAsyncTypebox<BindRouteOptions> = async (app
       const args = request.body;
       const pod = `${args.PodNamespace}/${args.PodName}`;
       if (binder === undefined) return { Error: NO_CLUSTER };
-      const demand = await demandOf(args);
-      if (typeof demand === 'string') return { Error: demand };
+      const found = await podOf(args);
+      if (typeof found === 'string') return { Error: found };
+      const { uid, demand } = found;
 
-      const uid = args.PodUID === '' ? pod : args.PodUID;
       const verdict = placement.reserve(uid, demand, args.Node, clock() + reservationTtlMs);
       if (!verdict.fits) {
         request.log.info(
@@ -82,7 +85,7 @@ export const bindRoute: FastifyPluginAsyncTypebox<BindRouteOptions> = async (app
         return { Error: `pod ${pod} no longer fits on node ${args.Node}: ${verdict.message}` };
       }
       try {
-        await binder.bind({ namespace: args.PodNamespace, name: args.PodName, uid: args.PodUID }, args.Node);
+        await binder.bind({ namespace: args.PodNamespace, name: args.PodName, uid }, args.Node);
       } catch (err) {
         reservations.release(uid);
         const reason = apiErrorMessage(err);

@@ -11,6 +11,7 @@ export function nodeView(a: NodeAssessment): NodeView {
     capacity: a.capacity,
     usage: a.usage,
     committed: a.committed,
+    commitments: a.parts,
     allocatable: a.allocatable,
     free: a.free,
   };

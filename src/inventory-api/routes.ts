@@ -13,7 +13,7 @@ export interface InventoryRoutesOptions {
   /** Whether the node exists in the cluster; undefined when that is not known (standalone). */
   nodeExists: (node: string) => boolean | undefined;
   /** Called after every accepted report. */
-  onReport: (node: string) => void;
+  onReport: (node: string, receivedAt: number) => void;
 }
 
 /** The agent-facing API: reports in, inventory views out. */
@@ -37,7 +37,7 @@ export const inventoryRoutes: FastifyPluginAsyncTypebox<InventoryRoutesOptions> 
         if (err instanceof DomainInventoryFull) throw new InventoryFullError(err.maxNodes);
         throw err;
       }
-      onReport(node);
+      onReport(node, receivedAt);
       return nodeView(placement.assess(node, receivedAt));
     },
   );

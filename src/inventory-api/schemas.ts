@@ -42,6 +42,8 @@ export const NodeViewSchema = Type.Object({
   capacity: Figures,
   usage: Figures,
   committed: Figures,
+  /** committed in its parts: bound pods (some not yet in measured usage) and bind reservations. */
+  commitments: Type.Object({ pods: Figures, unmeasured: Figures, reserved: Figures }),
   allocatable: Figures,
   free: Figures,
 });

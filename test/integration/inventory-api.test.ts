@@ -26,6 +26,7 @@ describe('PUT /v1/nodes/{node}/report', () => {
       capacity: { ingressBandwidth: 1e9, egressBandwidth: 1e9, iops: 10_000 },
       usage: { ingressBandwidth: 2e8, iops: 9_500 },
       committed: {},
+      commitments: { pods: {}, unmeasured: {}, reserved: {} },
       allocatable: { ingressBandwidth: 9e8, egressBandwidth: 9e8, iops: 9_000 },
       free: { ingressBandwidth: 7e8, egressBandwidth: 9e8, iops: 0 },
     });

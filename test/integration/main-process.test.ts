@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { FakeApiServer, waitFor } from '../support/fake-apiserver.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'ioplace-main-'));
@@ -36,9 +37,10 @@ function run(command: string, args: string[], env: Record<string, string>): Run 
   return { child, stdout: () => out, stderr: () => err, exited };
 }
 
-/** Runs src/main.ts as `npm start` would run dist/main.js. */
+/** Runs src/main.ts as `npm start` would run dist/main.js, with no cluster unless told. */
 function runMain(env: Record<string, string>): Run {
-  return run(process.execPath, ['--import', 'tsx', 'src/main.ts'], env);
+  const noCluster = { HOME: dir, KUBECONFIG: '', KUBERNETES_SERVICE_HOST: '' };
+  return run(process.execPath, ['--import', 'tsx', 'src/main.ts'], { ...noCluster, ...env });
 }
 
 /** Waits for the "ioplace is serving" log line and returns the port it names. */
@@ -110,10 +112,56 @@ describe('the ioplace process', () => {
     );
   });
 
+  it('runs standalone when no cluster is found, and says so in one line', async () => {
+    const r = runMain({ PORT: '0', HOST: '127.0.0.1' });
+    await servingPort(r);
+    const lines = r
+      .stdout()
+      .split('\n')
+      .filter((l) => l.includes('running standalone'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('no in-cluster service account, KUBECONFIG or ~/.kube/config');
+  });
+
+  it('refuses to start with cluster.mode on and no cluster', async () => {
+    const file = join(dir, 'on.yaml');
+    writeFileSync(file, 'cluster:\n  mode: on\n');
+    const r = runMain({ IOPLACE_CONFIG: file });
+    expect(await r.exited).toBe(2);
+    expect(r.stderr()).toContain('cluster.mode is on, but there is no in-cluster service account');
+  });
+
+  it('watches the cluster named by KUBECONFIG and is ready once synced', async () => {
+    const api = await FakeApiServer.start();
+    try {
+      api.addNode({ metadata: { name: 'n1' } });
+      const kubeconfig = join(dir, 'kubeconfig');
+      await api.writeKubeconfig(kubeconfig);
+      const r = runMain({ PORT: '0', HOST: '127.0.0.1', KUBECONFIG: kubeconfig });
+      const port = await servingPort(r);
+      expect(r.stdout()).toContain('"msg":"using the cluster"');
+      await waitFor(
+        async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200,
+        10_000,
+        'ready',
+      );
+      const ghost = await fetch(`http://127.0.0.1:${port}/v1/nodes/ghost/report`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ capacity: { iops: 1 } }),
+      });
+      expect(ghost.status).toBe(404);
+      r.child.kill('SIGTERM');
+      expect(await r.exited).toBe(0);
+    } finally {
+      await api.close();
+    }
+  });
+
   it('starts with `npm start` right after install (build, then the default config)', {
     timeout: 120_000,
   }, async () => {
-    const r = run('npm', ['start', '--silent'], { PORT: '0', HOST: '127.0.0.1' });
+    const r = run('npm', ['start', '--silent'], { PORT: '0', HOST: '127.0.0.1', HOME: dir, KUBECONFIG: '' });
     const port = await servingPort(r);
     expect(r.stdout()).toContain('config/ioplace.yaml');
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);

@@ -1,0 +1,75 @@
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import { FakeApiServer, waitFor } from './fake-apiserver.js';
+import { call, startTestServer, type TestServer } from './test-server.js';
+
+/** Cluster settings that make the watches recover in milliseconds instead of seconds. */
+export const FAST_CLUSTER = {
+  cluster: { mode: 'on', backoffInitialSeconds: 0.01, backoffMaxSeconds: 0.05, watchTimeoutSeconds: 10 },
+};
+
+export interface ClusterHarness {
+  readonly api: FakeApiServer;
+  readonly server: TestServer;
+  close(): Promise<void>;
+}
+
+/** A fake API server and an ioplace watching it, synced before this resolves. */
+export async function startCluster(
+  config: Record<string, unknown> = {},
+  setup: (api: FakeApiServer) => void = () => {},
+): Promise<ClusterHarness> {
+  const api = await FakeApiServer.start();
+  setup(api);
+  const merged = { ...FAST_CLUSTER, ...config, cluster: { ...FAST_CLUSTER.cluster, ...(config.cluster as object) } };
+  const server = await startTestServer(merged, { kubeConfig: api.kubeConfig() });
+  await waitFor(() => server.app.cluster?.synced, 5000, 'the initial list');
+  return {
+    api,
+    server,
+    close: async () => {
+      await server.close();
+      await api.close();
+    },
+  };
+}
+
+export function node(name: string): V1Node {
+  return { metadata: { name }, spec: {}, status: {} };
+}
+
+export interface PodSpecInput {
+  readonly node?: string;
+  readonly iops?: string;
+  readonly ingress?: string;
+  readonly phase?: string;
+  readonly uid?: string;
+  readonly namespace?: string;
+}
+
+export function pod(name: string, input: PodSpecInput = {}): V1Pod {
+  const requests: Record<string, string> = {};
+  if (input.iops !== undefined) requests['ioplace.io/iops'] = input.iops;
+  if (input.ingress !== undefined) requests['ioplace.io/ingress-bandwidth'] = input.ingress;
+  return {
+    metadata: { name, namespace: input.namespace ?? 'default', ...(input.uid ? { uid: input.uid } : {}) },
+    spec: {
+      containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10', resources: { requests } }],
+      ...(input.node ? { nodeName: input.node } : {}),
+    },
+    status: { phase: input.phase ?? (input.node ? 'Running' : 'Pending') },
+  };
+}
+
+export async function report(server: TestServer, name: string, body: unknown): Promise<number> {
+  return (await call(`${server.url}/v1/nodes/${name}/report`, 'PUT', body)).status;
+}
+
+export interface NodeView {
+  node: string;
+  committed: { iops?: number; ingressBandwidth?: number };
+  free: { iops?: number; ingressBandwidth?: number };
+}
+
+export async function nodeView(server: TestServer, name: string): Promise<NodeView> {
+  return (await call<NodeView>(`${server.url}/v1/nodes/${name}`, 'GET')).body;
+}
