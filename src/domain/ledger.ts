@@ -33,6 +33,7 @@ export class Ledger {
     return true;
   }
 
+  /** The node's running total: a live view, read it before the ledger changes again. */
   on(node: string): Amounts {
     return this.#totals.get(node) ?? NOTHING;
   }

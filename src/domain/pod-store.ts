@@ -73,11 +73,11 @@ export class PodStore {
     const newlyPlaced = before === undefined || !holdsDemand(before) || before.node !== node;
     // Pods found running at start-up have been running for a while: reports show them already.
     const assumeMeasured = this.#initialSync && pod.phase === 'Running';
-    if (newlyPlaced && !assumeMeasured) {
-      this.#unmeasured.set(pod.uid, { node, runningSince: undefined });
-      this.#commitments.unmeasured.hold(pod.uid, node, pod.demand);
-    }
+    if (newlyPlaced && !assumeMeasured) this.#unmeasured.set(pod.uid, { node, runningSince: undefined });
     const unmeasured = this.#unmeasured.get(pod.uid);
+    // Held again on every update, so that a changed demand (an edited bandwidth annotation)
+    // replaces the old one here as it does in the pods ledger.
+    if (unmeasured !== undefined) this.#commitments.unmeasured.hold(pod.uid, node, pod.demand);
     if (unmeasured !== undefined && unmeasured.runningSince === undefined && pod.phase === 'Running') {
       unmeasured.runningSince = this.#clock();
     }

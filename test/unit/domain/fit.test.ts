@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Committed } from '../../../src/domain/commitments.js';
 import { fitVerdict, invalidDemandVerdict, MESSAGE_PREFIX } from '../../../src/domain/fit.js';
 import type { NodeEntry } from '../../../src/domain/inventory.js';
 import { assessNode, type NodeAssessment } from '../../../src/domain/node-assessment.js';
@@ -9,25 +10,34 @@ const STALE_AFTER_MS = 30_000;
 const REJECT = { unknownNodes: 'reject' } as const;
 const ALLOW = { unknownNodes: 'allow' } as const;
 
-/** A fresh node with no reserve, so allocatable = capacity and free = capacity - max(usage, committed). */
+const NONE: Committed = { pods: {}, unmeasured: {}, reserved: {} };
+
+/**
+ * A fresh node with no reserve by default, so allocatable = capacity and, with only bound pods
+ * promised, free = capacity - max(usage, pods).
+ */
 function node(
   capacity: Amounts,
   usage: Amounts = {},
-  committed: Amounts = {},
+  pods: Amounts = {},
   reserveFraction = 0,
+  parts: Partial<Committed> = {},
 ): NodeAssessment {
   const entry: NodeEntry = { node: 'n1', capacity, usage, receivedAt: NOW };
-  return assessNode('n1', entry, committed, NOW, { staleAfterMs: STALE_AFTER_MS, reserveFraction });
+  return assessNode('n1', entry, { ...NONE, pods, ...parts }, NOW, {
+    staleAfterMs: STALE_AFTER_MS,
+    reserveFraction,
+  });
 }
 
-const unknownNode = assessNode('n1', undefined, {}, NOW, {
+const unknownNode = assessNode('n1', undefined, NONE, NOW, {
   staleAfterMs: STALE_AFTER_MS,
   reserveFraction: 0,
 });
 const staleNode = assessNode(
   'n1',
   { node: 'n1', capacity: { iops: 1e6 }, usage: {}, receivedAt: NOW - STALE_AFTER_MS - 1 },
-  {},
+  NONE,
   NOW,
   { staleAfterMs: STALE_AFTER_MS, reserveFraction: 0 },
 );
@@ -81,6 +91,30 @@ describe('fitVerdict', () => {
         reason: 'insufficient',
         unresolvable: false,
         message: 'ioplace: not enough iops: needs 2k, 1k free of 50k',
+      });
+    });
+
+    it.each<{ name: string; parts: Partial<Committed> }>([
+      // 50k - 3k - max(46k, 0) = 1k
+      { name: 'bind reservations on top of measured usage', parts: { reserved: { iops: 3000 } } },
+      // 50k - max(46k + 3k, 3k) = 1k
+      {
+        name: 'unmeasured pods on top of measured usage',
+        parts: { pods: { iops: 3000 }, unmeasured: { iops: 3000 } },
+      },
+    ])('counts $name', ({ parts }) => {
+      expect(
+        fitVerdict({ iops: 2000 }, node({ iops: 50_000 }, { iops: 46_000 }, {}, 0, parts), REJECT),
+      ).toEqual({
+        fits: false,
+        reason: 'insufficient',
+        unresolvable: false,
+        message: 'ioplace: not enough iops: needs 2k, 1k free of 50k',
+      });
+      expect(
+        fitVerdict({ iops: 1000 }, node({ iops: 50_000 }, { iops: 46_000 }, {}, 0, parts), REJECT),
+      ).toEqual({
+        fits: true,
       });
     });
 

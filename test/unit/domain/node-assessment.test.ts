@@ -1,20 +1,24 @@
 import { describe, expect, it } from 'vitest';
+import type { Committed } from '../../../src/domain/commitments.js';
 import type { NodeEntry } from '../../../src/domain/inventory.js';
-import { assessNode } from '../../../src/domain/node-assessment.js';
+import { assessNode, freeAmount } from '../../../src/domain/node-assessment.js';
 import type { Amounts } from '../../../src/domain/resources.js';
 
 const STALE_AFTER_MS = 30_000;
 const NOW = 1_000_000;
+
+/** Nothing promised on the node. */
+const NONE: Committed = { pods: {}, unmeasured: {}, reserved: {} };
 
 function entry(capacity: Amounts, usage: Amounts = {}, receivedAt = NOW): NodeEntry {
   return { node: 'n1', capacity, usage, receivedAt };
 }
 
 describe('assessNode', () => {
-  it('knows nothing about a node without a report', () => {
-    const committed = { iops: 5 };
+  it('knows nothing about a node without a report, but still says what is committed there', () => {
+    const parts: Committed = { pods: { iops: 5 }, unmeasured: { iops: 2 }, reserved: { iops: 3 } };
     expect(
-      assessNode('n1', undefined, committed, NOW, { staleAfterMs: STALE_AFTER_MS, reserveFraction: 0.1 }),
+      assessNode('n1', undefined, parts, NOW, { staleAfterMs: STALE_AFTER_MS, reserveFraction: 0.1 }),
     ).toEqual({
       node: 'n1',
       known: false,
@@ -23,19 +27,21 @@ describe('assessNode', () => {
       ageSeconds: undefined,
       capacity: {},
       usage: {},
-      committed,
+      // pods + reserved; unmeasured is a part of pods, so it is not added again
+      committed: { iops: 8 },
+      parts,
       allocatable: {},
       free: {},
     });
   });
 
-  describe('free = capacity x (1 - reserveFraction) - max(usage, committed), at least 0', () => {
+  describe('with only bound pods (nothing unmeasured or reserved): free = allocatable - max(usage, pods), at least 0', () => {
     it.each<{
       name: string;
       capacity: number;
       reserve: number;
       usage?: number;
-      committed?: number;
+      pods?: number;
       allocatable: number;
       free: number;
     }>([
@@ -43,22 +49,22 @@ describe('assessNode', () => {
       { name: 'reserve only', capacity: 1000, reserve: 0.25, allocatable: 750, free: 750 },
       { name: 'default reserve 0.1', capacity: 50_000, reserve: 0.1, allocatable: 45_000, free: 45_000 },
       { name: 'usage only', capacity: 1000, reserve: 0.25, usage: 200, allocatable: 750, free: 550 },
-      { name: 'committed only', capacity: 1000, reserve: 0.25, committed: 300, allocatable: 750, free: 450 },
+      { name: 'pods only', capacity: 1000, reserve: 0.25, pods: 300, allocatable: 750, free: 450 },
       {
-        name: 'usage above committed: usage counts',
+        name: 'usage above pods: usage counts',
         capacity: 1000,
         reserve: 0.5,
         usage: 300,
-        committed: 100,
+        pods: 100,
         allocatable: 500,
         free: 200,
       },
       {
-        name: 'committed above usage: committed counts (not the sum)',
+        name: 'pods above usage: pods count (not the sum)',
         capacity: 1000,
         reserve: 0.5,
         usage: 100,
-        committed: 300,
+        pods: 300,
         allocatable: 500,
         free: 200,
       },
@@ -79,19 +85,19 @@ describe('assessNode', () => {
         free: 0,
       },
       {
-        name: 'committed above capacity: clamped at 0',
+        name: 'pods above capacity: clamped at 0',
         capacity: 1000,
         reserve: 0,
-        committed: 5000,
+        pods: 5000,
         allocatable: 1000,
         free: 0,
       },
       { name: 'zero capacity', capacity: 0, reserve: 0.1, usage: 10, allocatable: 0, free: 0 },
-    ])('$name', ({ capacity, reserve, usage, committed, allocatable, free }) => {
+    ])('$name', ({ capacity, reserve, usage, pods, allocatable, free }) => {
       const assessment = assessNode(
         'n1',
         entry({ iops: capacity }, usage === undefined ? {} : { iops: usage }),
-        committed === undefined ? {} : { iops: committed },
+        { ...NONE, pods: pods === undefined ? {} : { iops: pods } },
         NOW,
         { staleAfterMs: STALE_AFTER_MS, reserveFraction: reserve },
       );
@@ -106,7 +112,7 @@ describe('assessNode', () => {
           { ingressBandwidth: 1000, iops: 400 },
           { ingressBandwidth: 100, egressBandwidth: 50, iops: 100 },
         ),
-        { ingressBandwidth: 200, egressBandwidth: 70 },
+        { ...NONE, pods: { ingressBandwidth: 200, egressBandwidth: 70 } },
         NOW,
         { staleAfterMs: STALE_AFTER_MS, reserveFraction: 0.5 },
       );
@@ -118,8 +124,180 @@ describe('assessNode', () => {
       expect(assessment.capacity).toEqual({ ingressBandwidth: 1000, iops: 400 });
       expect(assessment.usage).toEqual({ ingressBandwidth: 100, egressBandwidth: 50, iops: 100 });
       expect(assessment.committed).toEqual({ ingressBandwidth: 200, egressBandwidth: 70 });
+      expect(assessment.parts).toEqual({
+        pods: { ingressBandwidth: 200, egressBandwidth: 70 },
+        unmeasured: {},
+        reserved: {},
+      });
       expect(assessment.known).toBe(true);
       expect(assessment.node).toBe('n1');
+    });
+  });
+
+  describe('freeAmount = max(0, allocatable - reserved - max(usage + unmeasured, pods))', () => {
+    // Throughout, unmeasured is a part of pods (pods bound since the last report), as in the store.
+    it.each<{
+      name: string;
+      allocatable: number;
+      usage?: number;
+      pods?: number;
+      unmeasured?: number;
+      reserved?: number;
+      free: number;
+    }>([
+      { name: 'nothing at all', allocatable: 1000, free: 1000 },
+      { name: 'zero allocatable', allocatable: 0, free: 0 },
+      { name: 'zero allocatable, something reserved: still 0', allocatable: 0, reserved: 10, free: 0 },
+      { name: 'usage only', allocatable: 1000, usage: 300, free: 700 },
+      { name: 'pods only', allocatable: 1000, pods: 300, free: 700 },
+      { name: 'usage above pods: the max, not the sum', allocatable: 1000, usage: 300, pods: 100, free: 700 },
+      { name: 'pods above usage: the max, not the sum', allocatable: 1000, usage: 100, pods: 300, free: 700 },
+      // unmeasured: on top of usage only
+      {
+        name: 'unmeasured adds to usage: 1000 - max(300 + 200, 400)',
+        allocatable: 1000,
+        usage: 300,
+        pods: 400,
+        unmeasured: 200,
+        free: 500,
+      },
+      {
+        name: 'unmeasured is not added to pods: 1000 - max(0 + 400, 400)',
+        allocatable: 1000,
+        pods: 400,
+        unmeasured: 400,
+        free: 600,
+      },
+      {
+        name: 'usage + unmeasured below pods: pods count: 1000 - max(100 + 200, 500)',
+        allocatable: 1000,
+        usage: 100,
+        pods: 500,
+        unmeasured: 200,
+        free: 500,
+      },
+      {
+        name: 'usage + unmeasured equal to pods',
+        allocatable: 1000,
+        usage: 300,
+        pods: 500,
+        unmeasured: 200,
+        free: 500,
+      },
+      // reserved: on top of both usage and pods
+      { name: 'reserved only', allocatable: 1000, reserved: 450, free: 550 },
+      { name: 'reserved adds to usage', allocatable: 1000, usage: 300, reserved: 200, free: 500 },
+      { name: 'reserved adds to pods', allocatable: 1000, pods: 300, reserved: 200, free: 500 },
+      {
+        name: 'reserved adds to usage when usage is above pods',
+        allocatable: 1000,
+        usage: 600,
+        pods: 100,
+        reserved: 200,
+        free: 200,
+      },
+      {
+        name: 'reserved adds to pods when pods are above usage',
+        allocatable: 1000,
+        usage: 100,
+        pods: 600,
+        reserved: 200,
+        free: 200,
+      },
+      {
+        name: 'all parts: 1000 - 100 - max(300 + 200, 400)',
+        allocatable: 1000,
+        usage: 300,
+        pods: 400,
+        unmeasured: 200,
+        reserved: 100,
+        free: 400,
+      },
+      {
+        name: 'a burst reserved on a node busy by usage alone: 1000 - 400 - max(550, 0)',
+        allocatable: 1000,
+        usage: 550,
+        reserved: 400,
+        free: 50,
+      },
+      // clamping
+      { name: 'exactly used up', allocatable: 500, usage: 300, reserved: 200, free: 0 },
+      { name: 'reserved above allocatable: clamped at 0', allocatable: 1000, reserved: 1500, free: 0 },
+      {
+        name: 'usage + unmeasured above allocatable: clamped at 0',
+        allocatable: 1000,
+        usage: 900,
+        pods: 200,
+        unmeasured: 200,
+        free: 0,
+      },
+    ])('$name: $free', ({ allocatable, usage = 0, pods = 0, unmeasured = 0, reserved = 0, free }) => {
+      expect(freeAmount(allocatable, usage, pods, unmeasured, reserved)).toBe(free);
+    });
+  });
+
+  describe('assessNode takes each part of the commitments to its place in freeAmount', () => {
+    it.each<{ name: string; parts: Committed; free: number; committed: Amounts }>([
+      // capacity 1000, reserve 0.2: allocatable 800; usage 300
+      { name: 'nothing promised', parts: NONE, free: 500, committed: {} },
+      {
+        name: 'pods below usage do not count',
+        parts: { ...NONE, pods: { iops: 200 } },
+        free: 500,
+        committed: { iops: 200 },
+      },
+      {
+        name: 'pods above usage count instead of it',
+        parts: { ...NONE, pods: { iops: 400 } },
+        free: 400,
+        committed: { iops: 400 },
+      },
+      {
+        name: 'unmeasured pods count on top of usage: 800 - max(300 + 150, 250)',
+        parts: { ...NONE, pods: { iops: 250 }, unmeasured: { iops: 150 } },
+        free: 350,
+        committed: { iops: 250 },
+      },
+      {
+        name: 'reservations count on top of usage: 800 - 100 - 300',
+        parts: { ...NONE, reserved: { iops: 100 } },
+        free: 400,
+        committed: { iops: 100 },
+      },
+      {
+        name: 'all three: 800 - 100 - max(300 + 150, 500)',
+        parts: { pods: { iops: 500 }, unmeasured: { iops: 150 }, reserved: { iops: 100 } },
+        free: 200,
+        committed: { iops: 600 },
+      },
+    ])('$name: free $free', ({ parts, free, committed }) => {
+      const assessment = assessNode('n1', entry({ iops: 1000 }, { iops: 300 }), parts, NOW, {
+        staleAfterMs: STALE_AFTER_MS,
+        reserveFraction: 0.2,
+      });
+      expect(assessment.allocatable).toEqual({ iops: 800 });
+      expect(assessment.free).toEqual({ iops: free });
+      expect(assessment.committed).toEqual(committed);
+      expect(assessment.parts).toEqual(parts);
+    });
+
+    it('keeps dimensions apart in every part', () => {
+      const assessment = assessNode(
+        'n1',
+        entry({ ingressBandwidth: 1000, egressBandwidth: 1000, iops: 1000 }, { iops: 100 }),
+        {
+          pods: { ingressBandwidth: 300, iops: 50 },
+          unmeasured: { ingressBandwidth: 300 },
+          reserved: { egressBandwidth: 200 },
+        },
+        NOW,
+        { staleAfterMs: STALE_AFTER_MS, reserveFraction: 0 },
+      );
+      // ingress: 1000 - 0 - max(0 + 300, 300) = 700
+      // egress:  1000 - 200 - max(0, 0) = 800
+      // iops:    1000 - 0 - max(100, 50) = 900
+      expect(assessment.free).toEqual({ ingressBandwidth: 700, egressBandwidth: 800, iops: 900 });
+      expect(assessment.committed).toEqual({ ingressBandwidth: 300, egressBandwidth: 200, iops: 50 });
     });
   });
 
@@ -131,7 +309,7 @@ describe('assessNode', () => {
       { name: 'one ms past staleAfter', age: STALE_AFTER_MS + 1, fresh: false },
       { name: 'long past', age: 10 * STALE_AFTER_MS, fresh: false },
     ])('$name: fresh=$fresh', ({ age, fresh }) => {
-      const assessment = assessNode('n1', entry({ iops: 10 }, {}, NOW - age), {}, NOW, {
+      const assessment = assessNode('n1', entry({ iops: 10 }, {}, NOW - age), NONE, NOW, {
         staleAfterMs: STALE_AFTER_MS,
         reserveFraction: 0,
       });
@@ -142,7 +320,7 @@ describe('assessNode', () => {
     });
 
     it('treats a report from the future (clock skew) as age 0 and fresh', () => {
-      const assessment = assessNode('n1', entry({ iops: 10 }, {}, NOW + 5000), {}, NOW, {
+      const assessment = assessNode('n1', entry({ iops: 10 }, {}, NOW + 5000), NONE, NOW, {
         staleAfterMs: STALE_AFTER_MS,
         reserveFraction: 0,
       });
@@ -151,7 +329,7 @@ describe('assessNode', () => {
     });
 
     it('still computes free capacity for a stale node', () => {
-      const assessment = assessNode('n1', entry({ iops: 1000 }, { iops: 100 }, 0), {}, NOW, {
+      const assessment = assessNode('n1', entry({ iops: 1000 }, { iops: 100 }, 0), NONE, NOW, {
         staleAfterMs: STALE_AFTER_MS,
         reserveFraction: 0,
       });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Committed } from '../../../src/domain/commitments.js';
 import type { NodeEntry } from '../../../src/domain/inventory.js';
 import { assessNode, type NodeAssessment } from '../../../src/domain/node-assessment.js';
 import type { PlacementSettings } from '../../../src/domain/placement-settings.js';
@@ -7,6 +8,8 @@ import { MAX_SCORE, scoreNode } from '../../../src/domain/scoring.js';
 
 const NOW = 1_000_000;
 const STALE_AFTER_MS = 30_000;
+
+const NONE: Committed = { pods: {}, unmeasured: {}, reserved: {} };
 
 type ScoreSettings = Pick<PlacementSettings, 'strategy' | 'weights' | 'scoreAllPods'>;
 
@@ -22,7 +25,7 @@ function settings(overrides: Partial<ScoreSettings> = {}): ScoreSettings {
 /** A fresh node with no reserve: allocatable = capacity, free = capacity - usage. */
 function node(capacity: Amounts, usage: Amounts = {}, receivedAt = NOW): NodeAssessment {
   const entry: NodeEntry = { node: 'n1', capacity, usage, receivedAt };
-  return assessNode('n1', entry, {}, NOW, { staleAfterMs: STALE_AFTER_MS, reserveFraction: 0 });
+  return assessNode('n1', entry, NONE, NOW, { staleAfterMs: STALE_AFTER_MS, reserveFraction: 0 });
 }
 
 describe('scoreNode', () => {
@@ -66,23 +69,33 @@ describe('scoreNode', () => {
     it('divides by allocatable, not capacity', () => {
       // capacity 1000, reserve 0.5: allocatable 500, free 500; after = 500 - 100 = 400; frac = 0.8
       const entry: NodeEntry = { node: 'n1', capacity: { iops: 1000 }, usage: {}, receivedAt: NOW };
-      const n = assessNode('n1', entry, {}, NOW, { staleAfterMs: STALE_AFTER_MS, reserveFraction: 0.5 });
+      const n = assessNode('n1', entry, NONE, NOW, { staleAfterMs: STALE_AFTER_MS, reserveFraction: 0.5 });
       expect(scoreNode({ iops: 100 }, true, n, settings())).toEqual({ score: 8, dimensions: { iops: 0.8 } });
     });
 
-    it('uses free after commitments', () => {
-      // allocatable 1000, committed 600 (above usage 100): free 400; after 300; frac 0.3
+    it.each<{ name: string; parts: Committed; score: number }>([
+      // allocatable 1000, pods 600 (above usage 100): free 400; after 300; frac 0.3
+      { name: 'bound pods', parts: { ...NONE, pods: { iops: 600 } }, score: 3 },
+      // 1000 - 300 reserved - usage 100: free 600; after 500; frac 0.5
+      { name: 'bind reservations, on top of usage', parts: { ...NONE, reserved: { iops: 300 } }, score: 5 },
+      // 1000 - max(100 + 200 unmeasured, 200): free 700; after 600; frac 0.6
+      {
+        name: 'unmeasured pods, on top of usage',
+        parts: { ...NONE, pods: { iops: 200 }, unmeasured: { iops: 200 } },
+        score: 6,
+      },
+    ])('uses free after commitments: $name -> $score', ({ parts, score }) => {
       const entry: NodeEntry = {
         node: 'n1',
         capacity: { iops: 1000 },
         usage: { iops: 100 },
         receivedAt: NOW,
       };
-      const n = assessNode('n1', entry, { iops: 600 }, NOW, {
+      const n = assessNode('n1', entry, parts, NOW, {
         staleAfterMs: STALE_AFTER_MS,
         reserveFraction: 0,
       });
-      expect(scoreNode({ iops: 100 }, true, n, settings()).score).toBe(3);
+      expect(scoreNode({ iops: 100 }, true, n, settings()).score).toBe(score);
     });
   });
 
@@ -154,7 +167,7 @@ describe('scoreNode', () => {
     it.each([
       {
         name: 'unknown node',
-        n: assessNode('n1', undefined, {}, NOW, { staleAfterMs: STALE_AFTER_MS, reserveFraction: 0 }),
+        n: assessNode('n1', undefined, NONE, NOW, { staleAfterMs: STALE_AFTER_MS, reserveFraction: 0 }),
       },
       { name: 'stale node', n: node({ iops: 1000 }, {}, NOW - STALE_AFTER_MS - 1) },
     ])('$name scores 0, whatever the strategy and scoreAllPods', ({ n }) => {
