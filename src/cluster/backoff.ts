@@ -1,18 +1,26 @@
 /** Waits `ms`, or less if `signal` aborts first. Injected so tests need not wait for real. */
 export type Delay = (ms: number, signal: AbortSignal) => Promise<void>;
 
-export const realDelay: Delay = (ms, signal) =>
-  new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    timer.unref();
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
+function makeDelay(keepAlive: boolean): Delay {
+  return (ms, signal) =>
+    new Promise((resolve) => {
+      if (signal.aborted) return resolve();
+      const timer = setTimeout(done, ms);
+      if (!keepAlive) timer.unref();
+      function done() {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      }
+      signal.addEventListener('abort', done, { once: true });
+    });
+}
+
+/** For waits that must not keep the process alive (a server's background retries). */
+export const realDelay: Delay = makeDelay(false);
+
+/** For waits that are the process's reason to live (the agent between rounds). */
+export const keepAliveDelay: Delay = makeDelay(true);
 
 /**
  * Exponential backoff with full jitter (a random wait between half and all of the current step),

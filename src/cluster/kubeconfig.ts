@@ -19,7 +19,7 @@ export type ClusterConnection =
  * looks, `auto` runs standalone when nothing is found.
  */
 export function findCluster(
-  config: Config['cluster'],
+  config: Pick<Config['cluster'], 'mode' | 'kubeconfig'>,
   env: NodeJS.ProcessEnv,
   paths = { serviceAccountToken: SERVICE_ACCOUNT_TOKEN, home: homedir() },
 ): ClusterConnection {

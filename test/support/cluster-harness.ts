@@ -20,7 +20,11 @@ export async function startCluster(
 ): Promise<ClusterHarness> {
   const api = await FakeApiServer.start();
   setup(api);
-  const merged = { ...FAST_CLUSTER, ...config, cluster: { ...FAST_CLUSTER.cluster, ...(config.cluster as object) } };
+  const merged = {
+    ...FAST_CLUSTER,
+    ...config,
+    cluster: { ...FAST_CLUSTER.cluster, ...(config.cluster as object) },
+  };
   const server = await startTestServer(merged, { kubeConfig: api.kubeConfig() });
   await waitFor(() => server.app.cluster?.synced, 5000, 'the initial list');
   return {

@@ -1,0 +1,123 @@
+import { readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import type { Amounts } from '../domain/resources.js';
+import { type ReplicaTarget, type Resolve, resolveTargets, targetKey } from './replica-targets.js';
+import { type SendResult, sendReport } from './report-sender.js';
+
+export interface ReportBody {
+  readonly capacity: Amounts;
+  readonly usage: Amounts;
+}
+
+export interface ReporterOptions {
+  readonly servers: readonly URL[];
+  readonly nodeName: string;
+  readonly tokenFile: string | undefined;
+  readonly timeoutMs: number;
+  readonly resolve: Resolve;
+  readonly logger: Logger;
+  readonly now: () => number;
+  /** Longest wait before a failing replica is tried again. */
+  readonly maxBackoffMs: number;
+  readonly send?: typeof sendReport;
+}
+
+export interface RoundResult {
+  readonly delivered: number;
+  readonly failed: number;
+  /** Replicas skipped because they are backing off after failures. */
+  readonly skipped: number;
+}
+
+interface TargetState {
+  failures: number;
+  retryAt: number;
+}
+
+const FIRST_BACKOFF_MS = 1_000;
+
+/**
+ * Sends each round's report to every replica at once. Every replica must hold the whole
+ * inventory, so none is skipped for being slow; a replica that fails is retried at later rounds
+ * with exponential backoff (1 s doubling up to maxBackoffMs), and never delays the others, since
+ * each send has its own timeout and they all run in parallel.
+ */
+export class Reporter {
+  readonly #o: ReporterOptions;
+  readonly #state = new Map<string, TargetState>();
+
+  constructor(options: ReporterOptions) {
+    this.#o = options;
+  }
+
+  async report(body: ReportBody): Promise<RoundResult> {
+    const { targets, failed: unresolved } = await resolveTargets(this.#o.servers, this.#o.resolve);
+    for (const f of unresolved)
+      this.#o.logger.warn({ server: f.server.href, error: f.error }, 'cannot resolve ioplace');
+    const token = await this.#token();
+    const json = JSON.stringify(body);
+    const path = `/v1/nodes/${encodeURIComponent(this.#o.nodeName)}/report`;
+    const now = this.#o.now();
+    const due = targets.filter((t) => (this.#state.get(targetKey(t))?.retryAt ?? 0) <= now);
+    const results = await Promise.all(due.map((t) => this.#sendOne(t, path, json, token)));
+    this.#forgetGone(targets);
+    const delivered = results.filter(Boolean).length;
+    return {
+      delivered,
+      failed: due.length - delivered + unresolved.length,
+      skipped: targets.length - due.length,
+    };
+  }
+
+  async #sendOne(
+    target: ReplicaTarget,
+    path: string,
+    json: string,
+    token: string | undefined,
+  ): Promise<boolean> {
+    const key = targetKey(target);
+    const send = this.#o.send ?? sendReport;
+    let outcome: SendResult | Error;
+    try {
+      outcome = await send(target, path, json, { token, timeoutMs: this.#o.timeoutMs });
+    } catch (err) {
+      outcome = err as Error;
+    }
+    if (!(outcome instanceof Error) && outcome.status >= 200 && outcome.status < 300) {
+      if (this.#state.get(key)?.failures) this.#o.logger.info({ replica: key }, 'replica reachable again');
+      this.#state.delete(key);
+      return true;
+    }
+    const state = this.#state.get(key) ?? { failures: 0, retryAt: 0 };
+    state.failures++;
+    const wait = Math.min(this.#o.maxBackoffMs, FIRST_BACKOFF_MS * 2 ** (state.failures - 1));
+    state.retryAt = this.#o.now() + wait;
+    this.#state.set(key, state);
+    const reason =
+      outcome instanceof Error ? outcome.message : `HTTP ${outcome.status}: ${outcome.body.slice(0, 300)}`;
+    this.#o.logger.warn(
+      { replica: key, failures: state.failures, retryInMs: wait, reason },
+      'report not delivered',
+    );
+    return false;
+  }
+
+  async #token(): Promise<string | undefined> {
+    if (this.#o.tokenFile === undefined) return undefined;
+    try {
+      // Read at every round: the kubelet rotates projected service account tokens.
+      return (await readFile(this.#o.tokenFile, 'utf8')).trim();
+    } catch (err) {
+      this.#o.logger.warn(
+        { file: this.#o.tokenFile, error: (err as NodeJS.ErrnoException).code },
+        'cannot read the token',
+      );
+      return undefined;
+    }
+  }
+
+  #forgetGone(targets: readonly ReplicaTarget[]): void {
+    const live = new Set(targets.map(targetKey));
+    for (const key of this.#state.keys()) if (!live.has(key)) this.#state.delete(key);
+  }
+}
