@@ -174,7 +174,14 @@ describe('cluster sync', () => {
       { cluster: { mode: 'on', backoffInitialSeconds: 30, backoffMaxSeconds: 30 } },
       { kubeConfig: api.kubeConfig() },
     );
-    h = { api, server, close: async () => (await server.close(), await api.close()) };
+    h = {
+      api,
+      server,
+      close: async () => {
+        await server.close();
+        await api.close();
+      },
+    };
     await waitFor(() => server.app.cluster?.pods.synced, 5000, 'the pod list');
     const waiting = await call<{ waitingFor: string[] }>(`${server.url}/readyz`, 'GET');
     expect(waiting.status).toBe(503);

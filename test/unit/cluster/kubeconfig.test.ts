@@ -17,7 +17,7 @@ function kubeconfig(path: string, server: string): string {
     [
       'apiVersion: v1',
       'kind: Config',
-      'clusters: [{name: c, cluster: {server: "' + server + '", insecure-skip-tls-verify: true}}]',
+      `clusters: [{name: c, cluster: {server: "${server}", insecure-skip-tls-verify: true}}]`,
       'users: [{name: u, user: {token: t}}]',
       'contexts: [{name: x, context: {cluster: c, user: u}}]',
       'current-context: x',
