@@ -5,7 +5,7 @@ import type { ClusterNodes } from '../domain/cluster-nodes.js';
 import { holdsDemand, type PodRecord, type PodStore } from '../domain/pod-store.js';
 import { type Delay, realDelay } from './backoff.js';
 import { nodeName, podRecord } from './pod-records.js';
-import { Reflector } from './reflector.js';
+import { type ListPage, Reflector } from './reflector.js';
 
 /** Pods that have terminated hold nothing; leaving them out keeps lists and memory small. */
 const LIVE_PODS = 'status.phase!=Succeeded,status.phase!=Failed';
@@ -23,6 +23,17 @@ export interface ClusterSyncDeps {
   readonly config: Config['cluster'];
   readonly logger: FastifyBaseLogger;
   readonly delay?: Delay;
+}
+
+function listPage(list: {
+  items: unknown[];
+  metadata?: { resourceVersion?: string; _continue?: string };
+}): ListPage {
+  return {
+    items: list.items,
+    resourceVersion: list.metadata?.resourceVersion ?? '',
+    continueToken: list.metadata?._continue,
+  };
 }
 
 /** Keeps the pod store and the set of cluster nodes in step with the API server. */
@@ -62,11 +73,7 @@ export class ClusterSync {
           limit,
           _continue: continueToken,
         });
-        return {
-          items: list.items,
-          resourceVersion: list.metadata?.resourceVersion ?? '',
-          continueToken: list.metadata?._continue,
-        };
+        return listPage(list);
       },
       handler: {
         replace(records) {
@@ -93,11 +100,7 @@ export class ClusterSync {
       decode: nodeName,
       list: async (limit, continueToken) => {
         const list = await api.listNode({ limit, _continue: continueToken });
-        return {
-          items: list.items,
-          resourceVersion: list.metadata?.resourceVersion ?? '',
-          continueToken: list.metadata?._continue,
-        };
+        return listPage(list);
       },
       handler: {
         replace(names) {

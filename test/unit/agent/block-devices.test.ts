@@ -1,6 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -10,6 +8,7 @@ import {
   VIRTUAL_DEVICE_PATTERNS,
 } from '../../../src/agent/block-devices.js';
 import { matchesPattern, type NameFilter } from '../../../src/agent/net-interfaces.js';
+import { fileTrees } from '../../support/file-tree.js';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/agent/', import.meta.url));
 const proc = (c: string) => join(FIXTURES, c, 'proc');
@@ -28,27 +27,11 @@ function statLine(
   return `${String(major).padStart(4)} ${String(minor).padStart(7)} ${name} ${reads} 0 0 0 ${writes} 0 0 0 0 0 0 0 0 0 0 0 0`;
 }
 
-let roots: string[] = [];
-afterEach(() => {
-  for (const r of roots) rmSync(r, { recursive: true, force: true });
-  roots = [];
-});
+const trees = fileTrees('ioplace-block-');
+afterEach(() => trees.cleanup());
 
 /** A throwaway tree: path -> file content, or null for an empty directory. Returns its root. */
-function tree(files: Record<string, string | null>): string {
-  const root = mkdtempSync(join(tmpdir(), 'ioplace-block-'));
-  roots.push(root);
-  for (const [path, content] of Object.entries(files)) {
-    const full = join(root, path);
-    if (content === null) {
-      mkdirSync(full, { recursive: true });
-    } else {
-      mkdirSync(dirname(full), { recursive: true });
-      writeFileSync(full, content);
-    }
-  }
-  return root;
-}
+const tree = (files: Record<string, string | null>): string => trees.make(files);
 
 /**
  * A tree with the given devices in diskstats (10 reads, 5 writes each). `block`: listed in

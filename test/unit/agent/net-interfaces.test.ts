@@ -1,6 +1,5 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -10,6 +9,7 @@ import {
   readInterfaces,
   VIRTUAL_INTERFACE_PATTERNS,
 } from '../../../src/agent/net-interfaces.js';
+import { fileTrees } from '../../support/file-tree.js';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/agent/', import.meta.url));
 const proc = (c: string) => join(FIXTURES, c, 'proc');
@@ -28,27 +28,11 @@ function devLine(name: string, rx: bigint | number, tx: bigint | number): string
   return `${name.padStart(6)}: ${String(rx).padStart(7)} 1 ${zeros(6)} ${String(tx).padStart(8)} 1 ${zeros(6)}`;
 }
 
-let roots: string[] = [];
-afterEach(() => {
-  for (const r of roots) rmSync(r, { recursive: true, force: true });
-  roots = [];
-});
+const trees = fileTrees('ioplace-net-');
+afterEach(() => trees.cleanup());
 
 /** A throwaway tree: path -> file content, or null for an empty directory. Returns its root. */
-function tree(files: Record<string, string | null>): string {
-  const root = mkdtempSync(join(tmpdir(), 'ioplace-net-'));
-  roots.push(root);
-  for (const [path, content] of Object.entries(files)) {
-    const full = join(root, path);
-    if (content === null) {
-      mkdirSync(full, { recursive: true });
-    } else {
-      mkdirSync(dirname(full), { recursive: true });
-      writeFileSync(full, content);
-    }
-  }
-  return root;
-}
+const tree = (files: Record<string, string | null>): string => trees.make(files);
 
 /** A tree with the given interfaces, each with a device, operstate up and speed 1000 unless set. */
 function nics(
