@@ -1,11 +1,12 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { Registry } from 'prom-client';
 import type { Delay } from './cluster/backoff.js';
 import { ClusterSync } from './cluster/cluster-sync.js';
 import { NodeNudger } from './cluster/node-nudger.js';
 import { PodBinder } from './cluster/pod-binder.js';
-import { placementSettings } from './config/load.js';
+import { LiveConfig, type ReloadResult } from './config/live-config.js';
 import type { Config } from './config/schema.js';
 import type { Clock } from './domain/clock.js';
 import { ClusterNodes } from './domain/cluster-nodes.js';
@@ -15,6 +16,7 @@ import { Placement } from './domain/placement.js';
 import { PodStore } from './domain/pod-store.js';
 import { RejectionMemory } from './domain/rejection-memory.js';
 import { Reservations } from './domain/reservations.js';
+import { explainRoute } from './explain/explain-route.js';
 import { bindRoute } from './extender/bind-route.js';
 import { filterRoute } from './extender/filter-route.js';
 import { preemptRoute } from './extender/preempt-route.js';
@@ -22,7 +24,9 @@ import { prioritizeRoute } from './extender/prioritize-route.js';
 import { installErrorHandling } from './http/error-handler.js';
 import { healthRoutes, type ReadinessCheck } from './http/health-routes.js';
 import { QuietRequestLogController } from './http/log-controller.js';
+import { installRequestMetrics } from './http/request-metrics.js';
 import { inventoryRoutes } from './inventory-api/routes.js';
+import { createMetrics, type Metrics } from './metrics/metrics.js';
 
 /** The URL prefix kube-scheduler's extender config points at (`urlPrefix`). */
 export const SCHEDULER_PREFIX = '/scheduler';
@@ -36,6 +40,12 @@ const REJECTIONS_PER_NODE = 16;
 
 export interface AppDeps {
   readonly config: Config;
+  /** The file `config` came from: followed for live changes; undefined for a fixed config. */
+  readonly configPath?: string;
+  /** Applied to every reloaded file (main's environment overrides). */
+  readonly transformConfig?: (config: Config) => Config;
+  /** Where metrics are registered; a fresh registry by default. */
+  readonly registry?: Registry;
   readonly logger: FastifyBaseLogger;
   readonly clock: Clock;
   /** The cluster to watch and bind in; undefined runs standalone. */
@@ -55,6 +65,11 @@ export interface App {
   /** Present in cluster mode. */
   readonly cluster: ClusterSync | undefined;
   readonly nudger: NodeNudger | undefined;
+  readonly registry: Registry;
+  readonly metrics: Metrics;
+  readonly config: LiveConfig;
+  /** Reads the config file again (SIGHUP). */
+  reloadConfig(trigger: string): ReloadResult;
 }
 
 /** Builds the whole service, ready to `listen` or `inject`; it never listens by itself. */
@@ -65,7 +80,15 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const reservations = new Reservations(commitments.reserved);
   const podStore = new PodStore({ commitments, reservations, clock });
   const clusterNodes = new ClusterNodes();
-  const settings = placementSettings(config);
+  const registry = deps.registry ?? new Registry();
+  // Assigned below, once the metrics exist; reloads before then cannot happen.
+  let onReload: (outcome: ReloadResult, trigger: string) => void = () => {};
+  const live = new LiveConfig({
+    initial: config,
+    path: deps.configPath,
+    transform: deps.transformConfig,
+    onReload: (outcome, trigger) => onReload(outcome, trigger),
+  });
   const api = kubeConfig?.makeApiClient(CoreV1Api);
   const nudger =
     api !== undefined && config.retrySignal.enabled
@@ -76,6 +99,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
           timeoutMs: config.binding.apiTimeoutSeconds * 1000,
           clock,
           logger: logger.child({ module: 'retry-signal' }),
+          onResult: (result) => metrics.retrySignals.inc({ result }),
         })
       : undefined;
   const rejections =
@@ -91,7 +115,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     reservations,
     rejections,
     clock,
-    settings: () => settings,
+    settings: () => live.settings,
   });
 
   /** Free capacity on the node may have risen: tell the scheduler if a turned-away pod fits now. */
@@ -124,6 +148,32 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         });
   const binder = api === undefined ? undefined : new PodBinder(api, config.binding.apiTimeoutSeconds * 1000);
 
+  const metrics = createMetrics(registry, {
+    inventory,
+    assess: (node, now) => placement.assess(node, now),
+    podStore,
+    reservations,
+    now: clock,
+    perNodeSeries: () => live.current.metrics.perNodeSeries,
+    cluster:
+      cluster === undefined
+        ? undefined
+        : { synced: () => cluster.synced, connected: (resource) => cluster[resource].connected },
+  });
+  onReload = (outcome, trigger) => {
+    if (outcome.result === 'unchanged') return;
+    metrics.configReloads.inc({ result: outcome.result });
+    if (outcome.result === 'failure') {
+      logger.error({ trigger, error: outcome.error }, 'new configuration refused; keeping the current one');
+      return;
+    }
+    logger.level = live.current.server.logLevel;
+    logger.info({ trigger, changed: outcome.changed }, 'configuration reloaded');
+    if (outcome.needRestart.length > 0) {
+      logger.warn({ fields: outcome.needRestart }, 'these changes take effect only after a restart');
+    }
+  };
+
   const server = Fastify({
     loggerInstance: logger,
     bodyLimit: config.server.bodyLimitBytes,
@@ -145,6 +195,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // Every body we take is JSON; anything else is refused with 415 instead of half-parsed.
   server.removeContentTypeParser('text/plain');
   installErrorHandling(server, config.server.bodyLimitBytes);
+  installRequestMetrics(server, metrics);
+  server.get('/metrics', async (_request, reply) => {
+    return reply.type(registry.contentType).send(await registry.metrics());
+  });
+  if (deps.configPath !== undefined) {
+    server.addHook('onReady', async () => live.watch());
+    server.addHook('onClose', async () => live.close());
+  }
 
   const readiness: ReadinessCheck[] = [...(deps.readinessChecks ?? [])];
   if (cluster !== undefined) {
@@ -172,7 +230,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await server.register(healthRoutes, { checks: readiness });
   await server.register(
     async (scheduler) => {
-      await scheduler.register(filterRoute, { placement });
+      await scheduler.register(filterRoute, { placement, metrics });
       await scheduler.register(prioritizeRoute, { placement });
       await scheduler.register(bindRoute, {
         placement,
@@ -181,8 +239,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         binder,
         reservationTtlMs: config.binding.reservationTimeoutSeconds * 1000,
         clock,
+        metrics,
       });
-      await scheduler.register(preemptRoute, { placement, podStore });
+      await scheduler.register(preemptRoute, { placement, podStore, metrics });
     },
     { prefix: SCHEDULER_PREFIX },
   );
@@ -198,5 +257,26 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
   });
 
-  return { server, inventory, commitments, reservations, podStore, placement, cluster, nudger };
+  await server.register(explainRoute, {
+    prefix: INVENTORY_PREFIX,
+    placement,
+    clock,
+    binder,
+    knownNodes: () => [...new Set([...[...inventory.entries()].map((e) => e.node), ...clusterNodes.names()])],
+  });
+
+  return {
+    server,
+    inventory,
+    commitments,
+    reservations,
+    podStore,
+    placement,
+    cluster,
+    nudger,
+    registry,
+    metrics,
+    config: live,
+    reloadConfig: (trigger) => live.reload(trigger),
+  };
 }

@@ -2,33 +2,19 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { buildApp } from './app.js';
 import { type ClusterConnection, findCluster } from './cluster/kubeconfig.js';
-import { ConfigError, loadConfigFile } from './config/load.js';
+import { applyEnvironment, ConfigError, loadConfigFile } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { systemClock } from './domain/clock.js';
 
 const DEFAULT_CONFIG = fileURLToPath(new URL('../config/ioplace.yaml', import.meta.url));
 const SHUTDOWN_GRACE_MS = 10_000;
 
-/** Applies the PORT and HOST overrides of the environment on top of the file. */
-function withEnvironment(config: Config, env: NodeJS.ProcessEnv): Config {
-  const server = { ...config.server };
-  if (env.PORT !== undefined && env.PORT !== '') {
-    const port = Number(env.PORT);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      throw new ConfigError(`PORT: must be an integer from 0 to 65535, got ${JSON.stringify(env.PORT)}`);
-    }
-    server.port = port;
-  }
-  if (env.HOST !== undefined && env.HOST !== '') server.host = env.HOST;
-  return Object.freeze({ ...config, server: Object.freeze(server) });
-}
-
 async function main(): Promise<void> {
   const configPath = process.env.IOPLACE_CONFIG || DEFAULT_CONFIG;
   let config: Config;
   let cluster: ClusterConnection;
   try {
-    config = withEnvironment(loadConfigFile(configPath), process.env);
+    config = applyEnvironment(loadConfigFile(configPath), process.env);
     cluster = findCluster(config.cluster, process.env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
@@ -48,7 +34,16 @@ async function main(): Promise<void> {
       'using the cluster',
     );
   }
-  const { server } = await buildApp({ config, logger, clock: systemClock, kubeConfig: cluster.kubeConfig });
+  const app = await buildApp({
+    config,
+    configPath,
+    transformConfig: (c) => applyEnvironment(c, process.env),
+    logger,
+    clock: systemClock,
+    kubeConfig: cluster.kubeConfig,
+  });
+  const { server } = app;
+  process.on('SIGHUP', () => app.reloadConfig('SIGHUP'));
 
   let closing = false;
   const shutdown = (signal: string) => {

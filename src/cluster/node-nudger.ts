@@ -10,6 +10,7 @@ export interface NodeNudgerOptions {
   readonly timeoutMs: number;
   readonly clock: Clock;
   readonly logger: FastifyBaseLogger;
+  readonly onResult?: (result: 'sent' | 'failed') => void;
 }
 
 /**
@@ -82,9 +83,11 @@ export class NodeNudger {
         'annotating the node',
       );
       this.#sent++;
+      this.#o.onResult?.('sent');
       this.#o.logger.debug({ node }, 'told the scheduler that the node has room again');
     } catch (err) {
       this.#failed++;
+      this.#o.onResult?.('failed');
       this.#o.logger.warn(
         { node, reason: apiErrorMessage(err) },
         'could not annotate the node to retry pods',

@@ -68,6 +68,20 @@ export function loadConfigFile(path: string): Config {
   }
 }
 
+/** Applies the PORT and HOST overrides of the environment on top of the file. */
+export function applyEnvironment(config: Config, env: NodeJS.ProcessEnv): Config {
+  const server = { ...config.server };
+  if (env.PORT !== undefined && env.PORT !== '') {
+    const port = Number(env.PORT);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new ConfigError(`PORT: must be an integer from 0 to 65535, got ${JSON.stringify(env.PORT)}`);
+    }
+    server.port = port;
+  }
+  if (env.HOST !== undefined && env.HOST !== '') server.host = env.HOST;
+  return Object.freeze({ ...config, server: Object.freeze(server) });
+}
+
 export function placementSettings(config: Config): PlacementSettings {
   return Object.freeze({
     staleAfterMs: config.inventory.staleAfterSeconds * 1000,

@@ -43,6 +43,12 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    metrics: Type.Object(
+      {
+        perNodeSeries: Type.Boolean({ default: true }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     cluster: Type.Object(
       {
         mode: Type.Enum(['auto', 'on', 'off'], { default: 'auto' }),

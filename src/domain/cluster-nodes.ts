@@ -27,6 +27,10 @@ export class ClusterNodes {
     return this.#synced ? this.#names.has(name) : undefined;
   }
 
+  names(): IterableIterator<string> {
+    return this.#names.values();
+  }
+
   get size(): number {
     return this.#names.size;
   }

@@ -55,14 +55,15 @@ export class Placement {
     return this.#settings();
   }
 
-  assess(node: string, now = this.#clock()): NodeAssessment {
-    return assessNode(node, this.#inventory.get(node), this.#commitments.on(node), now, this.#settings());
+  /** `settings` previews other tunables without changing the live ones (explain). */
+  assess(node: string, now = this.#clock(), settings = this.#settings()): NodeAssessment {
+    return assessNode(node, this.#inventory.get(node), this.#commitments.on(node), now, settings);
   }
 
-  verdict(demand: DemandResult, node: NodeAssessment): FitVerdict {
+  verdict(demand: DemandResult, node: NodeAssessment, settings = this.#settings()): FitVerdict {
     if (!demand.ok) return invalidDemandVerdict(demand.problem);
     if (demand.none) return { fits: true };
-    return fitVerdict(demand.demand, node, this.#settings());
+    return fitVerdict(demand.demand, node, settings);
   }
 
   filter(demand: DemandResult, candidates: readonly string[]): FilterOutcome {
@@ -73,9 +74,10 @@ export class Placement {
       return outcome;
     }
     const now = this.#clock();
+    const settings = this.#settings();
     for (let i = 0; i < candidates.length; i++) {
       const name = candidates[i] as string;
-      const verdict = this.verdict(demand, this.assess(name, now));
+      const verdict = this.verdict(demand, this.assess(name, now, settings), settings);
       if (verdict.fits) {
         outcome.passed.push(i);
         continue;
@@ -97,7 +99,7 @@ export class Placement {
     const settings = this.#settings();
     if (!demand.ok || (demand.none && !settings.scoreAllPods)) return candidates.map(() => 0);
     const now = this.#clock();
-    return candidates.map((name) => this.score(demand, this.assess(name, now), settings).score);
+    return candidates.map((name) => this.score(demand, this.assess(name, now, settings), settings).score);
   }
 
   /**

@@ -8,6 +8,7 @@ import type { PodLike } from '../domain/pod.js';
 import type { PodStore } from '../domain/pod-store.js';
 import type { Reservations } from '../domain/reservations.js';
 import { isEmpty } from '../domain/resources.js';
+import type { BindResult, Metrics } from '../metrics/metrics.js';
 import { canonicalizeBody } from './preparse.js';
 import {
   type ExtenderBindingArgs,
@@ -25,6 +26,7 @@ export interface BindRouteOptions {
   readonly binder: PodBinder | undefined;
   readonly reservationTtlMs: number;
   readonly clock: Clock;
+  readonly metrics: Metrics;
 }
 
 const NO_CLUSTER =
@@ -39,7 +41,11 @@ const NO_CLUSTER =
  * scheduler retries it with fresh filters.
  */
 export const bindRoute: FastifyPluginAsyncTypebox<BindRouteOptions> = async (app, options) => {
-  const { placement, podStore, reservations, binder, reservationTtlMs, clock } = options;
+  const { placement, podStore, reservations, binder, reservationTtlMs, clock, metrics } = options;
+  const answer = (result: BindResult, error: string): ExtenderBindingResult => {
+    metrics.bindings.inc({ result });
+    return { Error: error };
+  };
 
   /** The pod's uid and demand: from the pod store, or read from the API when it is not there. */
   async function podOf(args: ExtenderBindingArgs): Promise<{ uid: string; demand: DemandResult } | string> {
@@ -67,13 +73,14 @@ export const bindRoute: FastifyPluginAsyncTypebox<BindRouteOptions> = async (app
     {
       schema: { body: ExtenderBindingArgsSchema, response: { 200: ExtenderBindingResultSchema } },
       preValidation: canonicalizeBody(ExtenderBindingArgsKeys),
+      config: { verb: 'bind' },
     },
     async (request): Promise<ExtenderBindingResult> => {
       const args = request.body;
       const pod = `${args.PodNamespace}/${args.PodName}`;
-      if (binder === undefined) return { Error: NO_CLUSTER };
+      if (binder === undefined) return answer('no_cluster', NO_CLUSTER);
       const found = await podOf(args);
-      if (typeof found === 'string') return { Error: found };
+      if (typeof found === 'string') return answer('pod_error', found);
       const { uid, demand } = found;
 
       const verdict = placement.reserve(uid, demand, args.Node, clock() + reservationTtlMs);
@@ -82,7 +89,7 @@ export const bindRoute: FastifyPluginAsyncTypebox<BindRouteOptions> = async (app
           { pod, node: args.Node, reason: verdict.reason },
           'bind refused: node no longer fits',
         );
-        return { Error: `pod ${pod} no longer fits on node ${args.Node}: ${verdict.message}` };
+        return answer('no_fit', `pod ${pod} no longer fits on node ${args.Node}: ${verdict.message}`);
       }
       try {
         await binder.bind({ namespace: args.PodNamespace, name: args.PodName, uid }, args.Node);
@@ -90,10 +97,10 @@ export const bindRoute: FastifyPluginAsyncTypebox<BindRouteOptions> = async (app
         reservations.release(uid);
         const reason = apiErrorMessage(err);
         request.log.warn({ pod, node: args.Node, reason }, 'binding failed');
-        return { Error: `binding ${pod} to ${args.Node} failed: ${reason}` };
+        return answer('api_error', `binding ${pod} to ${args.Node} failed: ${reason}`);
       }
       request.log.debug({ pod, node: args.Node }, 'bound');
-      return { Error: '' };
+      return answer('bound', '');
     },
   );
 };

@@ -1,7 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { podDemand } from '../domain/demand.js';
+import type { RejectReason } from '../domain/fit.js';
 import type { Placement } from '../domain/placement.js';
 import { podKey } from '../domain/pod.js';
+import { type Metrics, REASON_LABEL } from '../metrics/metrics.js';
 import { candidateNames } from './candidates.js';
 import { canonicalizeBody } from './preparse.js';
 import {
@@ -12,21 +14,26 @@ import {
 } from './wire-schemas.js';
 
 /** POST <prefix>/filter: ExtenderArgs in, ExtenderFilterResult out, in the mode the request came in. */
-export const filterRoute: FastifyPluginAsyncTypebox<{ placement: Placement }> = async (
+export const filterRoute: FastifyPluginAsyncTypebox<{ placement: Placement; metrics: Metrics }> = async (
   app,
-  { placement },
+  { placement, metrics },
 ) => {
   app.post(
     '/filter',
     {
       schema: { body: ExtenderArgsSchema, response: { 200: ExtenderFilterResultSchema } },
       preValidation: canonicalizeBody(ExtenderArgsKeys),
+      config: { verb: 'filter' },
     },
     async (request): Promise<ExtenderFilterResult> => {
       const args = request.body;
       const candidates = candidateNames(args);
       const demand = podDemand(args.Pod);
       const outcome = placement.filter(demand, candidates);
+      metrics.filterNodesPassed.inc(outcome.passed.length);
+      for (const [reason, count] of Object.entries(outcome.rejections) as [RejectReason, number][]) {
+        metrics.filterNodesRejected.inc({ reason: REASON_LABEL[reason] }, count);
+      }
       const passed = new Set<string>();
       for (const i of outcome.passed) passed.add(candidates[i] as string);
 

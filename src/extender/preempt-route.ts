@@ -3,6 +3,7 @@ import { podDemand } from '../domain/demand.js';
 import type { Placement } from '../domain/placement.js';
 import type { PodStore } from '../domain/pod-store.js';
 import { type Amounts, addAmounts } from '../domain/resources.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { canonicalizeBody } from './preparse.js';
 import {
   type ExtenderPreemptionArgs,
@@ -53,21 +54,27 @@ function candidates(args: ExtenderPreemptionArgs, store: PodStore): Candidate[] 
  * every dimension the preemptor asks for, and answers with uids (NodeNameToMetaVictims) in both
  * modes. A node without victims is never returned: the scheduler rejects it.
  */
-export const preemptRoute: FastifyPluginAsyncTypebox<{ placement: Placement; podStore: PodStore }> = async (
-  app,
-  { placement, podStore },
-) => {
+export const preemptRoute: FastifyPluginAsyncTypebox<{
+  placement: Placement;
+  podStore: PodStore;
+  metrics: Metrics;
+}> = async (app, { placement, podStore, metrics }) => {
   app.post(
     '/preempt',
     {
       schema: { body: ExtenderPreemptionArgsSchema, response: { 200: ExtenderPreemptionResultSchema } },
       preValidation: canonicalizeBody(ExtenderPreemptionArgsKeys),
+      config: { verb: 'preempt' },
     },
     async (request): Promise<ExtenderPreemptionResult> => {
       const demand = podDemand(request.body.Pod);
       const kept: ExtenderPreemptionResult['NodeNameToMetaVictims'] = {};
       for (const c of candidates(request.body, podStore)) {
-        if (c.uids.length === 0 || !placement.evictionHelps(demand, c.node, c.freed)) continue;
+        if (c.uids.length === 0 || !placement.evictionHelps(demand, c.node, c.freed)) {
+          metrics.preemptionNodes.inc({ result: 'dropped' });
+          continue;
+        }
+        metrics.preemptionNodes.inc({ result: 'kept' });
         kept[c.node] = { Pods: c.uids.map((UID) => ({ UID })), NumPDBViolations: c.numPDBViolations };
       }
       return { NodeNameToMetaVictims: kept };

@@ -23,6 +23,7 @@ export const prioritizeRoute: FastifyPluginAsyncTypebox<{ placement: Placement }
     {
       schema: { body: ExtenderArgsSchema, response: { 200: HostPriorityListSchema } },
       preValidation: canonicalizeBody(ExtenderArgsKeys),
+      config: { verb: 'prioritize' },
     },
     async (request): Promise<HostPriorityList> => {
       const args = request.body;

@@ -36,3 +36,27 @@ export const RouteNotFoundError = createError<[string, string]>(
   'no route %s %s',
   404,
 );
+
+export const InvalidYamlError = createError<[string]>(
+  'IOPLACE_INVALID_YAML',
+  'body is not valid YAML: %s',
+  400,
+);
+
+export const ExplainNeedsClusterError = createError(
+  'IOPLACE_NEEDS_CLUSTER',
+  'explaining a pod by name needs cluster access; POST the pod to /v1/explain instead',
+  501,
+);
+
+export const PodNotFoundError = createError<[string, string]>(
+  'IOPLACE_POD_NOT_FOUND',
+  'pod %s/%s not found',
+  404,
+);
+
+export const UpstreamError = createError<[string]>(
+  'IOPLACE_API_SERVER_ERROR',
+  'the API server answered: %s',
+  502,
+);

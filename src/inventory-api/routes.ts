@@ -22,7 +22,10 @@ export const inventoryRoutes: FastifyPluginAsyncTypebox<InventoryRoutesOptions> 
 
   app.put(
     '/nodes/:node/report',
-    { schema: { params: NodeParamsSchema, body: NodeReportSchema, response: { 200: NodeViewSchema } } },
+    {
+      schema: { params: NodeParamsSchema, body: NodeReportSchema, response: { 200: NodeViewSchema } },
+      config: { verb: 'report' },
+    },
     async (request) => {
       const { node } = request.params;
       if (nodeExists(node) === false) throw new NoSuchClusterNodeError(node);

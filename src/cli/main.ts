@@ -1,0 +1,226 @@
+#!/usr/bin/env node
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { formatAmount } from '../domain/human-units.js';
+import type { Amounts } from '../domain/resources.js';
+import { table } from './table.js';
+
+const USAGE = `Usage:
+  ioplace nodes [--server URL] [--json]
+      The inventory: capacity, usage, committed and free per node.
+  ioplace explain POD.yaml|- [--server URL] [--json] [--strategy spread|pack]
+                 [--weight DIMENSION=N]... [--reserve-fraction F] [--node NAME]...
+      For every node: whether the pod fits and why not, free capacity, and its score per
+      dimension. --strategy, --weight and --reserve-fraction preview other tunables without
+      changing the server's config.
+
+--server defaults to http://localhost:8080 (IOPLACE_SERVER_URL). Dimensions: ingressBandwidth,
+egressBandwidth, iops. Bandwidth is shown in bits per second with decimal prefixes.
+`;
+
+class UsageError extends Error {}
+
+interface NodeView {
+  node: string;
+  fresh: boolean;
+  ageSeconds: number;
+  capacity: Amounts;
+  usage: Amounts;
+  committed: Amounts;
+  free: Amounts;
+}
+
+interface Verdict {
+  fits: boolean;
+  message?: string;
+  free: Amounts;
+  score: number;
+  dimensions: Amounts;
+}
+
+interface Explanation {
+  pod: string;
+  demand: Amounts | null;
+  demandError?: string;
+  settings: { strategy: string; reserveFraction: number; weights: Record<string, number> };
+  preview?: { strategy: string; reserveFraction: number; weights: Record<string, number> };
+  nodes: (Verdict & { node: string; fresh: boolean; preview?: Verdict })[];
+}
+
+const DIMS = ['ingressBandwidth', 'egressBandwidth', 'iops'] as const;
+const SHORT: Record<(typeof DIMS)[number], string> = {
+  ingressBandwidth: 'in',
+  egressBandwidth: 'out',
+  iops: 'iops',
+};
+
+const amount = (v: number | undefined) => (v === undefined ? '-' : formatAmount(v));
+const triple = (a: Amounts) => DIMS.map((d) => amount(a[d])).join('/');
+
+async function request<T>(
+  server: string,
+  method: string,
+  path: string,
+  body?: string,
+  type?: string,
+): Promise<T> {
+  const url = new URL(path, server.endsWith('/') ? server : `${server}/`);
+  let response: Response;
+  try {
+    response = await fetch(url, { method, body, headers: type ? { 'content-type': type } : {} });
+  } catch (err) {
+    throw new UsageError(
+      `cannot reach ${server}: ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`,
+    );
+  }
+  const text = await response.text();
+  if (!response.ok) {
+    let message = text;
+    try {
+      message = (JSON.parse(text) as { error?: string }).error ?? text;
+    } catch {
+      // not JSON
+    }
+    throw new UsageError(`${server} answered ${response.status}: ${message}`);
+  }
+  return JSON.parse(text) as T;
+}
+
+function nodesTable(nodes: NodeView[]): string {
+  return table(
+    ['NODE', 'FRESH', 'AGE', 'CAPACITY in/out/iops', 'USAGE', 'COMMITTED', 'FREE'],
+    nodes.map((n) => [
+      n.node,
+      n.fresh ? 'yes' : 'STALE',
+      `${Math.round(n.ageSeconds)}s`,
+      triple(n.capacity),
+      triple(n.usage),
+      triple(n.committed),
+      triple(n.free),
+    ]),
+  );
+}
+
+function scoreCell(v: Verdict): string {
+  const parts = DIMS.filter((d) => v.dimensions[d] !== undefined).map(
+    (d) => `${SHORT[d]} ${Number(v.dimensions[d]).toFixed(2)}`,
+  );
+  return parts.length === 0 ? String(v.score) : `${v.score} (${parts.join(', ')})`;
+}
+
+function explainTable(e: Explanation): string {
+  const head = [
+    `pod ${e.pod}: demand ${e.demand === null ? `invalid (${e.demandError ?? ''})` : triple(e.demand)} (in/out/iops)`,
+    `settings: ${e.settings.strategy}, reserve ${e.settings.reserveFraction}, weights ${JSON.stringify(e.settings.weights)}`,
+  ];
+  if (e.preview) {
+    head.push(
+      `preview:  ${e.preview.strategy}, reserve ${e.preview.reserveFraction}, weights ${JSON.stringify(e.preview.weights)}`,
+    );
+  }
+  const header = [
+    'NODE',
+    'FITS',
+    'SCORE',
+    'FREE in/out/iops',
+    ...(e.preview ? ['PREVIEW FITS', 'PREVIEW SCORE'] : []),
+    'WHY NOT',
+  ];
+  const rows = e.nodes.map((n) => [
+    n.node,
+    n.fits ? 'yes' : 'no',
+    scoreCell(n),
+    triple(n.free),
+    ...(n.preview ? [n.preview.fits ? 'yes' : 'no', scoreCell(n.preview)] : []),
+    n.message ?? '',
+  ]);
+  return `${head.join('\n')}\n\n${table(header, rows)}`;
+}
+
+function weights(values: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const v of values) {
+    const [dim, n] = v.split('=');
+    if (!DIMS.includes(dim as (typeof DIMS)[number]) || n === undefined || !Number.isFinite(Number(n))) {
+      throw new UsageError(`--weight ${v}: expected DIMENSION=N with DIMENSION one of ${DIMS.join(', ')}`);
+    }
+    out[dim as string] = Number(n);
+  }
+  return out;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      server: { type: 'string' },
+      json: { type: 'boolean' },
+      strategy: { type: 'string' },
+      weight: { type: 'string', multiple: true },
+      'reserve-fraction': { type: 'string' },
+      node: { type: 'string', multiple: true },
+      help: { type: 'boolean' },
+    },
+  });
+  const [command, file] = positionals;
+  if (values.help || command === undefined) {
+    process.stdout.write(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const server = values.server ?? process.env.IOPLACE_SERVER_URL ?? 'http://localhost:8080';
+  if (command === 'nodes') {
+    const list = await request<{ nodes: NodeView[] }>(server, 'GET', 'v1/nodes');
+    process.stdout.write(`${values.json ? JSON.stringify(list, null, 2) : nodesTable(list.nodes)}\n`);
+    return 0;
+  }
+  if (command === 'explain') {
+    if (file === undefined) throw new UsageError('explain needs a pod file (or - for standard input)');
+    const text =
+      file === '-'
+        ? await readStdin()
+        : await readFile(file, 'utf8').catch(() => {
+            throw new UsageError(`cannot read ${file}`);
+          });
+    const preview: Record<string, unknown> = {};
+    if (values.strategy !== undefined) preview.strategy = values.strategy;
+    if (values.weight !== undefined) preview.weights = weights(values.weight);
+    if (values['reserve-fraction'] !== undefined)
+      preview.reserveFraction = Number(values['reserve-fraction']);
+    const { parse } = await import('yaml');
+    let pod: unknown;
+    try {
+      pod = parse(text);
+    } catch (err) {
+      throw new UsageError(`${file} is not YAML or JSON: ${(err as Error).message.split('\n')[0]}`);
+    }
+    const body = JSON.stringify({
+      pod,
+      ...(Object.keys(preview).length > 0 ? { preview } : {}),
+      ...(values.node ? { nodes: values.node } : {}),
+    });
+    const explanation = await request<Explanation>(server, 'POST', 'v1/explain', body, 'application/json');
+    process.stdout.write(
+      `${values.json ? JSON.stringify(explanation, null, 2) : explainTable(explanation)}\n`,
+    );
+    return 0;
+  }
+  throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+}
+
+async function readStdin(): Promise<string> {
+  let text = '';
+  for await (const chunk of process.stdin) text += String(chunk);
+  return text;
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (err) {
+  if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    process.stderr.write(`ioplace: ${(err as Error).message}\n`);
+    process.exitCode = 2;
+  } else {
+    throw err;
+  }
+}
