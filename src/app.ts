@@ -1,7 +1,8 @@
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Server as HttpsServer } from 'node:https';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
+import { agentAuthenticator } from './auth/agent-authenticator.js';
 import type { Delay } from './cluster/backoff.js';
 import { ClusterSync } from './cluster/cluster-sync.js';
 import { NodeNudger } from './cluster/node-nudger.js';
@@ -21,10 +22,14 @@ import { bindRoute } from './extender/bind-route.js';
 import { filterRoute } from './extender/filter-route.js';
 import { preemptRoute } from './extender/preempt-route.js';
 import { prioritizeRoute } from './extender/prioritize-route.js';
-import { installErrorHandling } from './http/error-handler.js';
-import { healthRoutes, type ReadinessCheck } from './http/health-routes.js';
-import { QuietRequestLogController } from './http/log-controller.js';
+import { requireClientCertificate } from './http/client-certificate.js';
+import { createServer } from './http/create-server.js';
+import type { ReadinessCheck } from './http/health-routes.js';
+import { inventoryReadiness } from './http/inventory-readiness.js';
+import { opsRoutes } from './http/ops-routes.js';
 import { installRequestMetrics } from './http/request-metrics.js';
+import { followTlsFiles, readTlsMaterial } from './http/tls.js';
+import { ReportRateLimit } from './inventory-api/report-rate-limit.js';
 import { inventoryRoutes } from './inventory-api/routes.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
 
@@ -57,6 +62,8 @@ export interface AppDeps {
 
 export interface App {
   readonly server: FastifyInstance;
+  /** The plain-HTTP listener for /metrics and probes, present when TLS is on. */
+  readonly opsServer: FastifyInstance | undefined;
   readonly inventory: Inventory;
   readonly commitments: Commitments;
   readonly reservations: Reservations;
@@ -174,37 +181,49 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     }
   };
 
-  const server = Fastify({
-    loggerInstance: logger,
-    bodyLimit: config.server.bodyLimitBytes,
-    logController: new QuietRequestLogController(),
-    ajv: {
-      customOptions: {
-        // A wrong type is a client error to report, not something to guess a meaning for; and
-        // Pod and Node objects must reach the handler whole.
-        coerceTypes: false,
-        removeAdditional: false,
-        useDefaults: false,
-        allErrors: false,
-        // Quantities are string | number, as Go's Quantity unmarshals both.
-        allowUnionTypes: true,
-      },
-    },
-  }).withTypeProvider<TypeBoxTypeProvider>();
-
-  // Every body we take is JSON; anything else is refused with 415 instead of half-parsed.
-  server.removeContentTypeParser('text/plain');
-  installErrorHandling(server, config.server.bodyLimitBytes);
+  const tlsMaterial = config.tls.certFile === '' ? undefined : readTlsMaterial(config.tls);
+  const server = createServer(config, logger, tlsMaterial);
   installRequestMetrics(server, metrics);
-  server.get('/metrics', async (_request, reply) => {
-    return reply.type(registry.contentType).send(await registry.metrics());
-  });
+  if (tlsMaterial !== undefined) {
+    let stopFollowing = () => {};
+    server.addHook('onReady', async () => {
+      stopFollowing = followTlsFiles(config.tls, server.server as HttpsServer, (error) => {
+        if (error)
+          logger.error({ error: error.message }, 'new TLS certificate refused; keeping the current one');
+        else logger.info('TLS certificate reloaded');
+      });
+    });
+    server.addHook('onClose', async () => stopFollowing());
+  }
   if (deps.configPath !== undefined) {
     server.addHook('onReady', async () => live.watch());
     server.addHook('onClose', async () => live.close());
   }
+  const authenticator = agentAuthenticator(config, kubeConfig, clock);
+  if (authenticator === undefined) {
+    logger.warn(
+      { host: config.server.host },
+      'agent reports are not authenticated (auth.agents open): anyone who reaches the port can write the inventory',
+    );
+  }
 
-  const readiness: ReadinessCheck[] = [...(deps.readinessChecks ?? [])];
+  const startedAt = clock();
+  const readiness: ReadinessCheck[] = [
+    ...(deps.readinessChecks ?? []),
+    inventoryReadiness({
+      clock,
+      startedAt,
+      warmupMs: config.readiness.warmupSeconds * 1000,
+      minCoverage: config.readiness.minInventoryCoverage,
+      coverage: () => {
+        const now = clock();
+        const names = cluster?.synced
+          ? [...clusterNodes.names()]
+          : [...inventory.entries()].map((e) => e.node);
+        return { fresh: names.filter((n) => placement.assess(n, now).fresh).length, known: names.length };
+      },
+    }),
+  ];
   if (cluster !== undefined) {
     readiness.push({ name: 'initial list of pods and nodes', ready: () => cluster.synced });
     let sweep: NodeJS.Timeout | undefined;
@@ -227,9 +246,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     });
   }
 
-  await server.register(healthRoutes, { checks: readiness });
+  await server.register(opsRoutes, { registry, checks: readiness });
   await server.register(
     async (scheduler) => {
+      if (tlsMaterial?.ca !== undefined) scheduler.addHook('onRequest', requireClientCertificate);
       await scheduler.register(filterRoute, { placement, metrics });
       await scheduler.register(prioritizeRoute, { placement });
       await scheduler.register(bindRoute, {
@@ -255,6 +275,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       podStore.measured(node, receivedAt);
       capacityMayHaveRisen(node);
     },
+    authenticator,
+    rateLimit: new ReportRateLimit({
+      perSecond: config.inventory.reportsPerSecond,
+      burst: config.inventory.reportBurst,
+      clock,
+    }),
   });
 
   await server.register(explainRoute, {
@@ -265,8 +291,18 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     knownNodes: () => [...new Set([...[...inventory.entries()].map((e) => e.node), ...clusterNodes.names()])],
   });
 
+  // With TLS on, Prometheus and the kubelet keep a plain-HTTP listener of their own.
+  let opsServer: FastifyInstance | undefined;
+  if (tlsMaterial !== undefined && config.ops.port !== 0) {
+    const ops = createServer(config, logger);
+    await ops.register(opsRoutes, { registry, checks: readiness });
+    server.addHook('onClose', async () => ops.close());
+    opsServer = ops;
+  }
+
   return {
     server,
+    opsServer,
     inventory,
     commitments,
     reservations,

@@ -44,6 +44,16 @@ export function validateConfig(raw: unknown): Config {
   if (config.cluster.backoffMaxSeconds < config.cluster.backoffInitialSeconds) {
     throw new ConfigError('cluster.backoffMaxSeconds: must be >= cluster.backoffInitialSeconds');
   }
+  const tls = config.tls;
+  if ((tls.certFile === '') !== (tls.keyFile === '')) {
+    throw new ConfigError('tls: certFile and keyFile go together');
+  }
+  if (tls.clientCAFile !== '' && tls.certFile === '') {
+    throw new ConfigError('tls.clientCAFile: needs tls.certFile and tls.keyFile');
+  }
+  if (config.auth.agents === 'file' && config.auth.agentTokensFile === '') {
+    throw new ConfigError('auth.agentTokensFile: needed when auth.agents is file');
+  }
   return deepFreeze(config);
 }
 

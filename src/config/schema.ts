@@ -20,6 +20,9 @@ export const ConfigSchema = Type.Object(
         logLevel: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
           default: 'info',
         }),
+        requestTimeoutSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 600, default: 30 }),
+        headersTimeoutSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 600, default: 10 }),
+        keepAliveTimeoutSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: 75 }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -28,6 +31,8 @@ export const ConfigSchema = Type.Object(
         staleAfterSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 86400, default: 30 }),
         unknownNodes: Type.Enum(['reject', 'allow'], { default: 'reject' }),
         maxNodes: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 50_000 }),
+        reportsPerSecond: Type.Number({ exclusiveMinimum: 0, maximum: 1000, default: 1 }),
+        reportBurst: Type.Integer({ minimum: 1, maximum: 10_000, default: 5 }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -40,6 +45,40 @@ export const ConfigSchema = Type.Object(
           { additionalProperties: false, default: {} },
         ),
         scoreAllPods: Type.Boolean({ default: false }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    tls: Type.Object(
+      {
+        certFile: Type.String({ default: '' }),
+        keyFile: Type.String({ default: '' }),
+        clientCAFile: Type.String({ default: '' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    ops: Type.Object(
+      {
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 8081 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    auth: Type.Object(
+      {
+        agents: Type.Enum(['auto', 'tokenreview', 'file', 'open'], { default: 'auto' }),
+        agentTokensFile: Type.String({ default: '' }),
+        agentServiceAccounts: Type.Array(
+          Type.String({ pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?:[a-z0-9]([-.a-z0-9]*[a-z0-9])?$' }),
+          { default: ['ioplace-system:ioplace-agent'], maxItems: 100 },
+        ),
+        audience: Type.String({ default: 'ioplace' }),
+        cacheSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 60 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    readiness: Type.Object(
+      {
+        minInventoryCoverage: Type.Number({ minimum: 0, maximum: 1, default: 0.9 }),
+        warmupSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 60 }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -1,9 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
+import { authorizeAgent, type TokenAuthenticator } from '../auth/agent-auth.js';
 import { InventoryFullError as DomainInventoryFull, type Inventory } from '../domain/inventory.js';
 import type { Placement } from '../domain/placement.js';
 import { InventoryFullError, NodeNotFoundError, NoSuchClusterNodeError } from '../http/errors.js';
 import { nodeView } from './node-view.js';
+import type { ReportRateLimit } from './report-rate-limit.js';
 import { NodeListViewSchema, NodeParamsSchema, NodeReportSchema, NodeViewSchema } from './schemas.js';
 
 export interface InventoryRoutesOptions {
@@ -14,17 +17,38 @@ export interface InventoryRoutesOptions {
   nodeExists: (node: string) => boolean | undefined;
   /** Called after every accepted report. */
   onReport: (node: string, receivedAt: number) => void;
+  /** Who may write a node's figures; undefined: anyone (open). */
+  authenticator: TokenAuthenticator | undefined;
+  rateLimit: ReportRateLimit;
 }
 
 /** The agent-facing API: reports in, inventory views out. */
 export const inventoryRoutes: FastifyPluginAsyncTypebox<InventoryRoutesOptions> = async (app, options) => {
-  const { inventory, placement, now, nodeExists, onReport } = options;
+  const { inventory, placement, now, nodeExists, onReport, authenticator, rateLimit } = options;
+
+  /** Only the node's own agent (or an operator's wildcard token) may write a node's figures. */
+  const agentOnly = async (request: FastifyRequest<{ Params: { node: string } }>, reply: FastifyReply) => {
+    const decision = await authorizeAgent(authenticator, request.headers.authorization, request.params.node);
+    if (decision.allowed) return;
+    if (decision.status === 401) reply.header('www-authenticate', 'Bearer');
+    request.log.info({ node: request.params.node, status: decision.status }, decision.message);
+    return reply.code(decision.status).send({ error: decision.message });
+  };
+  const rateLimited = async (request: FastifyRequest<{ Params: { node: string } }>, reply: FastifyReply) => {
+    const wait = rateLimit.take(request.params.node);
+    if (wait === 0) return;
+    return reply
+      .code(429)
+      .header('retry-after', String(wait))
+      .send({ error: `too many reports for node ${request.params.node}; retry in ${wait} s` });
+  };
 
   app.put(
     '/nodes/:node/report',
     {
       schema: { params: NodeParamsSchema, body: NodeReportSchema, response: { 200: NodeViewSchema } },
       config: { verb: 'report' },
+      preHandler: [agentOnly, rateLimited],
     },
     async (request) => {
       const { node } = request.params;
@@ -66,7 +90,7 @@ export const inventoryRoutes: FastifyPluginAsyncTypebox<InventoryRoutesOptions> 
 
   app.delete(
     '/nodes/:node',
-    { schema: { params: NodeParamsSchema, response: { 204: Type.Null() } } },
+    { schema: { params: NodeParamsSchema, response: { 204: Type.Null() } }, preHandler: agentOnly },
     async (request, reply) => {
       const { node } = request.params;
       if (!inventory.forget(node)) throw new NodeNotFoundError(node);

@@ -137,7 +137,9 @@ describe('the ioplace process', () => {
       api.addNode({ metadata: { name: 'n1' } });
       const kubeconfig = join(dir, 'kubeconfig');
       await api.writeKubeconfig(kubeconfig);
-      const r = runMain({ PORT: '0', HOST: '127.0.0.1', KUBECONFIG: kubeconfig });
+      const config = join(dir, 'open-agents.yaml');
+      writeFileSync(config, 'auth:\n  agents: open\nreadiness:\n  warmupSeconds: 0\n');
+      const r = runMain({ PORT: '0', HOST: '127.0.0.1', KUBECONFIG: kubeconfig, IOPLACE_CONFIG: config });
       const port = await servingPort(r);
       expect(r.stdout()).toContain('"msg":"using the cluster"');
       await waitFor(

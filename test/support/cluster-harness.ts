@@ -2,9 +2,14 @@ import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { FakeApiServer, waitFor } from './fake-apiserver.js';
 import { call, startTestServer, type TestServer } from './test-server.js';
 
-/** Cluster settings that make the watches recover in milliseconds instead of seconds. */
+/**
+ * Cluster settings that make the watches recover in milliseconds instead of seconds; agents are
+ * not authenticated (the auth tests turn that on) and readiness needs no warm-up.
+ */
 export const FAST_CLUSTER = {
   cluster: { mode: 'on', backoffInitialSeconds: 0.01, backoffMaxSeconds: 0.05, watchTimeoutSeconds: 10 },
+  auth: { agents: 'open' },
+  readiness: { warmupSeconds: 0 },
 };
 
 export interface ClusterHarness {

@@ -8,8 +8,22 @@ import { ConfigError, loadConfigFile, placementSettings, validateConfig } from '
 
 const REPO_CONFIG = fileURLToPath(new URL('../../../config/ioplace.yaml', import.meta.url));
 
-const DEFAULT_SERVER = { host: '0.0.0.0', port: 8080, bodyLimitBytes: 64 * 1024 * 1024, logLevel: 'info' };
-const DEFAULT_INVENTORY = { staleAfterSeconds: 30, unknownNodes: 'reject', maxNodes: 50_000 };
+const DEFAULT_SERVER = {
+  host: '0.0.0.0',
+  port: 8080,
+  bodyLimitBytes: 64 * 1024 * 1024,
+  logLevel: 'info',
+  requestTimeoutSeconds: 30,
+  headersTimeoutSeconds: 10,
+  keepAliveTimeoutSeconds: 75,
+};
+const DEFAULT_INVENTORY = {
+  staleAfterSeconds: 30,
+  unknownNodes: 'reject',
+  maxNodes: 50_000,
+  reportsPerSecond: 1,
+  reportBurst: 5,
+};
 const DEFAULT_SCORING = {
   strategy: 'spread',
   reserveFraction: 0.1,

@@ -1,0 +1,44 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import type { Config } from '../config/schema.js';
+import { installErrorHandling } from './error-handler.js';
+import { QuietRequestLogController } from './log-controller.js';
+import { httpsOptions, type TlsMaterial } from './tls.js';
+
+/** A node name is up to 253 characters; Fastify's default parameter limit is 100. */
+const MAX_PARAM_LENGTH = 300;
+
+/**
+ * A Fastify instance with ioplace's limits, validation and error handling, over HTTPS when
+ * `tls` is given. Used for the main listener and the plain-HTTP ops listener alike.
+ */
+export function createServer(config: Config, logger: FastifyBaseLogger, tls?: TlsMaterial) {
+  const s = config.server;
+  const server = Fastify({
+    loggerInstance: logger,
+    bodyLimit: s.bodyLimitBytes,
+    logController: new QuietRequestLogController(),
+    // Slow or stalled clients must not hold sockets forever: the scheduler's own calls are short.
+    requestTimeout: s.requestTimeoutSeconds * 1000,
+    keepAliveTimeout: s.keepAliveTimeoutSeconds * 1000,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    ...(tls === undefined ? {} : { https: httpsOptions(tls) }),
+    ajv: {
+      customOptions: {
+        // A wrong type is a client error to report, not something to guess a meaning for; and
+        // Pod and Node objects must reach the handler whole.
+        coerceTypes: false,
+        removeAdditional: false,
+        useDefaults: false,
+        allErrors: false,
+        // Quantities are string | number, as Go's Quantity unmarshals both.
+        allowUnionTypes: true,
+      },
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  server.server.headersTimeout = s.headersTimeoutSeconds * 1000;
+  // Every body we take is JSON (or YAML where a route says so); anything else gets 415.
+  server.removeContentTypeParser('text/plain');
+  installErrorHandling(server, s.bodyLimitBytes);
+  return server;
+}

@@ -1,0 +1,77 @@
+import { type FSWatcher, readFileSync, watch } from 'node:fs';
+import type { Server } from 'node:https';
+import { dirname } from 'node:path';
+import { ConfigError } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+
+export interface TlsMaterial {
+  readonly key: Buffer;
+  readonly cert: Buffer;
+  readonly ca: Buffer | undefined;
+}
+
+export function readTlsMaterial(tls: Config['tls']): TlsMaterial {
+  const read = (field: string, path: string) => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new ConfigError(`tls.${field}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code}`);
+    }
+  };
+  return {
+    key: read('keyFile', tls.keyFile),
+    cert: read('certFile', tls.certFile),
+    ca: tls.clientCAFile === '' ? undefined : read('clientCAFile', tls.clientCAFile),
+  };
+}
+
+/** Node's https options: client certificates are asked for, and checked per route (see requireClientCertificate). */
+export function httpsOptions(material: TlsMaterial) {
+  return {
+    key: material.key,
+    cert: material.cert,
+    ...(material.ca === undefined ? {} : { ca: material.ca, requestCert: true, rejectUnauthorized: false }),
+  };
+}
+
+/**
+ * Reloads the certificate and key when their files change (cert-manager and projected secrets
+ * rotate them in place), without dropping connections. A half-written pair that does not load
+ * keeps the old context; `onError` says why.
+ */
+export function followTlsFiles(
+  tls: Config['tls'],
+  server: Server,
+  onReload: (error: Error | undefined) => void,
+): () => void {
+  const dirs = [
+    ...new Set([tls.certFile, tls.keyFile, tls.clientCAFile].filter((f) => f !== '').map(dirname)),
+  ];
+  let timer: NodeJS.Timeout | undefined;
+  const reload = () => {
+    try {
+      server.setSecureContext(httpsOptions(readTlsMaterial(tls)));
+      onReload(undefined);
+    } catch (err) {
+      onReload(err as Error);
+    }
+  };
+  const watchers: FSWatcher[] = [];
+  for (const dir of dirs) {
+    try {
+      const w = watch(dir, () => {
+        clearTimeout(timer);
+        timer = setTimeout(reload, 200);
+        timer.unref();
+      });
+      w.unref();
+      watchers.push(w);
+    } catch {
+      // Not watchable: the certificate is then fixed for the life of the process.
+    }
+  }
+  return () => {
+    clearTimeout(timer);
+    for (const w of watchers) w.close();
+  };
+}
