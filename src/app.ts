@@ -293,7 +293,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   // With TLS on, Prometheus and the kubelet keep a plain-HTTP listener of their own.
   let opsServer: FastifyInstance | undefined;
-  if (tlsMaterial !== undefined && config.ops.port !== 0) {
+  if (tlsMaterial !== undefined) {
     const ops = createServer(config, logger);
     await ops.register(opsRoutes, { registry, checks: readiness });
     server.addHook('onClose', async () => ops.close());

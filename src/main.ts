@@ -67,12 +67,19 @@ async function main(): Promise<void> {
 
   try {
     await server.listen({ host: config.server.host, port: config.server.port });
+    await app.opsServer?.listen({ host: config.server.host, port: config.ops.port });
   } catch (err) {
     logger.fatal({ err }, 'cannot listen');
     process.exit(1);
   }
   logger.info(
-    { config: configPath, addresses: server.addresses(), strategy: config.scoring.strategy },
+    {
+      config: configPath,
+      addresses: server.addresses(),
+      tls: config.tls.certFile !== '',
+      ops: app.opsServer?.addresses(),
+      strategy: config.scoring.strategy,
+    },
     'ioplace is serving',
   );
 }

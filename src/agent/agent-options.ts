@@ -9,6 +9,8 @@ export interface AgentOptions {
   readonly iopsCapacity: number | undefined;
   readonly networkCapacityBps: number | undefined;
   readonly tokenFile: string | undefined;
+  /** CA bundle to verify an https --server with (ioplace with tls.certFile). */
+  readonly caFile: string | undefined;
   readonly procRoot: string;
   readonly sysRoot: string;
   readonly interfaces: { readonly include: string[]; readonly exclude: string[] };
@@ -39,6 +41,7 @@ Options (each has an environment twin, used when the flag is absent):
   --network-capacity BPS     link capacity in bits/s (e.g. 10G) for NICs that report
                              no speed (virtio reports -1)                     IOPLACE_NETWORK_CAPACITY
   --token-file PATH          bearer token sent with each report, re-read each time  IOPLACE_TOKEN_FILE
+  --ca-file PATH             CA to verify an https --server with              IOPLACE_CA_FILE
   --proc-root PATH           where the host's /proc is mounted (default /proc)  IOPLACE_PROC_ROOT
   --sys-root PATH            where the host's /sys is mounted (default /sys)    IOPLACE_SYS_ROOT
   --interfaces LIST          only these interfaces (comma-separated, * globs)  IOPLACE_INTERFACES
@@ -114,6 +117,7 @@ export function parseAgentOptions(argv: readonly string[], env: NodeJS.ProcessEn
       values['network-capacity'] ?? env.IOPLACE_NETWORK_CAPACITY,
     ),
     tokenFile: values['token-file'] ?? (env.IOPLACE_TOKEN_FILE || undefined),
+    caFile: values['ca-file'] ?? (env.IOPLACE_CA_FILE || undefined),
     procRoot: values['proc-root'] ?? (env.IOPLACE_PROC_ROOT || '/proc'),
     sysRoot: values['sys-root'] ?? (env.IOPLACE_SYS_ROOT || '/sys'),
     interfaces: {
@@ -144,6 +148,7 @@ function parse(argv: readonly string[]) {
       'iops-capacity': { type: 'string' },
       'network-capacity': { type: 'string' },
       'token-file': { type: 'string' },
+      'ca-file': { type: 'string' },
       'proc-root': { type: 'string' },
       'sys-root': { type: 'string' },
       interfaces: { type: 'string' },

@@ -57,6 +57,7 @@ async function main(): Promise<number> {
         servers: options.servers,
         nodeName: options.nodeName,
         tokenFile: options.tokenFile,
+        caFile: options.caFile,
         timeoutMs: options.requestTimeoutMs,
         resolve: dnsResolve,
         logger,

@@ -16,7 +16,7 @@ export function sendReport(
   target: ReplicaTarget,
   path: string,
   body: string,
-  options: { token: string | undefined; timeoutMs: number },
+  options: { token: string | undefined; timeoutMs: number; ca?: Buffer },
 ): Promise<SendResult> {
   const { server, address } = target;
   const https = server.protocol === 'https:';
@@ -36,7 +36,7 @@ export function sendReport(
       path: `${base}${path}`,
       headers,
       timeout: options.timeoutMs,
-      ...(https ? { servername: server.hostname } : {}),
+      ...(https ? { servername: server.hostname, ...(options.ca ? { ca: options.ca } : {}) } : {}),
     });
     req.on('timeout', () => req.destroy(new Error(`no answer within ${options.timeoutMs} ms`)));
     req.on('error', reject);

@@ -13,6 +13,8 @@ export interface ReporterOptions {
   readonly servers: readonly URL[];
   readonly nodeName: string;
   readonly tokenFile: string | undefined;
+  /** CA bundle for https servers; re-read at every round like the token. */
+  readonly caFile?: string | undefined;
   readonly timeoutMs: number;
   readonly resolve: Resolve;
   readonly logger: Logger;
@@ -55,11 +57,12 @@ export class Reporter {
     for (const f of unresolved)
       this.#o.logger.warn({ server: f.server.href, error: f.error }, 'cannot resolve ioplace');
     const token = await this.#token();
+    const ca = await this.#ca();
     const json = JSON.stringify(body);
     const path = `/v1/nodes/${encodeURIComponent(this.#o.nodeName)}/report`;
     const now = this.#o.now();
     const due = targets.filter((t) => (this.#state.get(targetKey(t))?.retryAt ?? 0) <= now);
-    const results = await Promise.all(due.map((t) => this.#sendOne(t, path, json, token)));
+    const results = await Promise.all(due.map((t) => this.#sendOne(t, path, json, token, ca)));
     this.#forgetGone(targets);
     const delivered = results.filter(Boolean).length;
     return {
@@ -74,12 +77,17 @@ export class Reporter {
     path: string,
     json: string,
     token: string | undefined,
+    ca: Buffer | undefined,
   ): Promise<boolean> {
     const key = targetKey(target);
     const send = this.#o.send ?? sendReport;
     let outcome: SendResult | Error;
     try {
-      outcome = await send(target, path, json, { token, timeoutMs: this.#o.timeoutMs });
+      outcome = await send(target, path, json, {
+        token,
+        timeoutMs: this.#o.timeoutMs,
+        ...(ca ? { ca } : {}),
+      });
     } catch (err) {
       outcome = err as Error;
     }
@@ -111,6 +119,19 @@ export class Reporter {
       this.#o.logger.warn(
         { file: this.#o.tokenFile, error: (err as NodeJS.ErrnoException).code },
         'cannot read the token',
+      );
+      return undefined;
+    }
+  }
+
+  async #ca(): Promise<Buffer | undefined> {
+    if (this.#o.caFile === undefined) return undefined;
+    try {
+      return await readFile(this.#o.caFile);
+    } catch (err) {
+      this.#o.logger.warn(
+        { file: this.#o.caFile, error: (err as NodeJS.ErrnoException).code },
+        'cannot read the CA file',
       );
       return undefined;
     }

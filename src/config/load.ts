@@ -51,6 +51,9 @@ export function validateConfig(raw: unknown): Config {
   if (tls.clientCAFile !== '' && tls.certFile === '') {
     throw new ConfigError('tls.clientCAFile: needs tls.certFile and tls.keyFile');
   }
+  if (tls.certFile !== '' && config.ops.port === config.server.port && config.ops.port !== 0) {
+    throw new ConfigError('ops.port: must differ from server.port when TLS is on');
+  }
   if (config.auth.agents === 'file' && config.auth.agentTokensFile === '') {
     throw new ConfigError('auth.agentTokensFile: needed when auth.agents is file');
   }

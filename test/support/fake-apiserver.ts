@@ -279,7 +279,16 @@ const ROUTES = {
   pod: /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/,
   binding: /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/binding$/,
   node: /^\/api\/v1\/nodes\/([^/]+)$/,
+  tokenReviews: /^\/apis\/authentication\.k8s\.io\/v1\/tokenreviews$/,
 };
+
+/** What the fake's TokenReview says of a token it knows. */
+export interface FakeTokenIdentity {
+  readonly username: string;
+  /** e.g. authentication.kubernetes.io/node-name for bound service account tokens. */
+  readonly extra?: Record<string, string[]>;
+  readonly audiences?: string[];
+}
 
 const MERGE_PATCH_TYPES = new Set(['application/merge-patch+json', 'application/strategic-merge-patch+json']);
 
@@ -299,6 +308,10 @@ export class FakeApiServer {
   readonly bindings: RecordedBinding[] = [];
   /** Every successful node patch, in order. */
   readonly patches: RecordedPatch[] = [];
+  /** Tokens the TokenReview endpoint authenticates; any other token is not authenticated. */
+  readonly tokens = new Map<string, FakeTokenIdentity>();
+  /** Every token reviewed, in order (to check caching). */
+  readonly reviewedTokens: string[] = [];
 
   readonly #server: Server;
   readonly #pods = new Map<string, KubeObject>();
@@ -626,6 +639,7 @@ export class FakeApiServer {
       ['GET', ROUTES.node, ([name = '']) => this.#get(res, 'node', name)],
       ['POST', ROUTES.binding, ([namespace = '', name = '']) => this.#bind(namespace, name, req, res)],
       ['PATCH', ROUTES.node, ([name = '']) => this.#patchNode(name, req, res)],
+      ['POST', ROUTES.tokenReviews, () => this.#tokenReview(req, res)],
     ];
     for (const [routeMethod, pattern, handle] of routes) {
       const match = routeMethod === method ? pattern.exec(path) : null;
@@ -787,6 +801,39 @@ export class FakeApiServer {
    * JSON merge patch onto a node. A strategic merge patch is applied the same way, which differs
    * from the real server only for lists with merge keys (taints, conditions): they are replaced.
    */
+  /** TokenReview as the API server answers it, for the tokens in `tokens`. */
+  async #tokenReview(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const review = (await readJson(req)) as { spec?: { token?: string; audiences?: string[] } };
+    const token = review.spec?.token ?? '';
+    this.reviewedTokens.push(token);
+    const known = this.tokens.get(token);
+    const wanted = review.spec?.audiences ?? [];
+    const audiences = known?.audiences ?? ['https://kubernetes.default.svc'];
+    const audienceOk = wanted.length === 0 || wanted.some((a) => audiences.includes(a));
+    const status =
+      known === undefined || !audienceOk
+        ? {
+            authenticated: false,
+            error: known === undefined ? 'invalid bearer token' : 'token audiences is invalid',
+          }
+        : {
+            authenticated: true,
+            audiences: wanted.length === 0 ? audiences : wanted.filter((a) => audiences.includes(a)),
+            user: {
+              username: known.username,
+              uid: 'uid-1',
+              groups: ['system:serviceaccounts'],
+              extra: known.extra ?? {},
+            },
+          };
+    sendJson(res, 201, {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenReview',
+      spec: review.spec,
+      status,
+    });
+  }
+
   async #patchNode(name: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const contentType = (req.headers['content-type'] ?? '').split(';')[0]?.trim() ?? '';
     if (!MERGE_PATCH_TYPES.has(contentType)) {
