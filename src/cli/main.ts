@@ -64,7 +64,12 @@ async function request<T>(
   body?: string,
   type?: string,
 ): Promise<T> {
-  const url = new URL(path, server.endsWith('/') ? server : `${server}/`);
+  let url: URL;
+  try {
+    url = new URL(path, server.endsWith('/') ? server : `${server}/`);
+  } catch {
+    throw new UsageError(`--server: ${JSON.stringify(server)} is not a URL (e.g. http://localhost:8080)`);
+  }
   let response: Response;
   try {
     response = await fetch(url, { method, body, headers: type ? { 'content-type': type } : {} });
@@ -83,7 +88,13 @@ async function request<T>(
     }
     throw new UsageError(`${server} answered ${response.status}: ${message}`);
   }
-  return JSON.parse(text) as T;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new UsageError(
+      `${server} answered ${response.status} with something that is not JSON: is it ioplace?`,
+    );
+  }
 }
 
 function nodesTable(nodes: NodeView[]): string {
@@ -141,10 +152,13 @@ function weights(values: string[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const v of values) {
     const [dim, n] = v.split('=');
-    if (!DIMS.includes(dim as (typeof DIMS)[number]) || n === undefined || !Number.isFinite(Number(n))) {
-      throw new UsageError(`--weight ${v}: expected DIMENSION=N with DIMENSION one of ${DIMS.join(', ')}`);
+    const weight = n === undefined || n.trim() === '' ? Number.NaN : Number(n);
+    if (!DIMS.includes(dim as (typeof DIMS)[number]) || !(weight >= 0 && weight <= 1000)) {
+      throw new UsageError(
+        `--weight ${v}: expected DIMENSION=N with DIMENSION one of ${DIMS.join(', ')} and N from 0 to 1000`,
+      );
     }
-    out[dim as string] = Number(n);
+    out[dim as string] = weight;
   }
   return out;
 }
@@ -164,9 +178,13 @@ async function main(argv: string[]): Promise<number> {
     },
   });
   const [command, file] = positionals;
-  if (values.help || command === undefined) {
+  if (values.help) {
     process.stdout.write(USAGE);
-    return values.help ? 0 : 2;
+    return 0;
+  }
+  if (command === undefined) {
+    process.stderr.write(USAGE);
+    return 2;
   }
   const server = values.server ?? process.env.IOPLACE_SERVER_URL ?? 'http://localhost:8080';
   if (command === 'nodes') {

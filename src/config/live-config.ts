@@ -40,6 +40,7 @@ export class LiveConfig {
   #config: Config;
   #settings: PlacementSettings;
   #text: string | undefined;
+  #refused: string | undefined;
   #watcher: FSWatcher | undefined;
   #debounce: NodeJS.Timeout | undefined;
   readonly #path: string | undefined;
@@ -112,12 +113,16 @@ export class LiveConfig {
     if (this.#path === undefined) return { result: 'unchanged' };
     const text = this.#readText();
     if (text !== undefined && text === this.#text) return { result: 'unchanged' };
+    if (text !== undefined && text === this.#refused) return { result: 'unchanged' };
     let next: Config;
     try {
       next = this.#transform(loadConfigFile(this.#path));
     } catch (err) {
+      // Remembered, so that unrelated events in the directory do not refuse the same file again.
+      this.#refused = text;
       return { result: 'failure', error: err instanceof ConfigError ? err.message : String(err) };
     }
+    this.#refused = undefined;
     this.#text = text;
     const before = flatten(this.#config, '', new Map());
     const after = flatten(next, '', new Map());

@@ -116,7 +116,21 @@ export const explainRoute: FastifyPluginAsyncTypebox<ExplainRouteOptions> = asyn
 
   app.post(
     '/explain',
-    { schema: { body: ExplainBodySchema }, config: { verb: 'explain' } },
+    {
+      schema: { body: ExplainBodySchema },
+      config: { verb: 'explain' },
+      // ExtenderArgs as the scheduler spells it ({"Pod": ..., "NodeNames": [...]}) is welcome too.
+      preValidation: async (request) => {
+        const body = request.body as Record<string, unknown> | null;
+        if (body === null || typeof body !== 'object' || Array.isArray(body)) return;
+        for (const key of Object.keys(body)) {
+          const lower = key.toLowerCase();
+          if (lower === 'pod' && key !== 'pod' && body.pod === undefined) body.pod = body[key];
+          if (lower === 'nodenames' && Array.isArray(body[key]) && body.nodes === undefined)
+            body.nodes = body[key];
+        }
+      },
+    },
     async (request) => {
       const body: ExplainBody = request.body;
       const pod: PodLike = body.pod ?? { metadata: body.metadata, spec: body.spec };
