@@ -10,8 +10,17 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'ioplace-main-'));
 const children: ChildProcess[] = [];
 
+/** Signals the child's whole process group. */
+function signal(child: ChildProcess, name: NodeJS.Signals): void {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, name);
+  } catch {
+    // already gone
+  }
+}
+
 afterEach(() => {
-  for (const child of children.splice(0)) child.kill('SIGKILL');
+  for (const child of children.splice(0)) signal(child, 'SIGKILL');
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -23,7 +32,13 @@ interface Run {
 }
 
 function run(command: string, args: string[], env: Record<string, string>): Run {
-  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: 'pipe' });
+  // Its own process group, so that `npm start`'s grandchild (node) is stopped with it.
+  const child = spawn(command, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: 'pipe',
+    detached: true,
+  });
   children.push(child);
   let out = '';
   let err = '';
@@ -167,7 +182,17 @@ describe('the ioplace process', () => {
     const port = await servingPort(r);
     expect(r.stdout()).toContain('config/ioplace.yaml');
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
-    r.child.kill('SIGTERM');
+    signal(r.child, 'SIGTERM');
     await r.exited;
+    // The server itself (npm's grandchild) stopped too: nothing listens any more.
+    await waitFor(
+      async () =>
+        fetch(`http://127.0.0.1:${port}/healthz`).then(
+          () => false,
+          () => true,
+        ),
+      10_000,
+      'the server to stop',
+    );
   });
 });

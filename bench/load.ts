@@ -1,0 +1,162 @@
+import { performance } from 'node:perf_hooks';
+import { Client } from 'undici';
+
+/** One request to send: the load generator cycles through a list of these. */
+export interface RequestSpec {
+  readonly method: 'GET' | 'POST' | 'PUT';
+  readonly path: string;
+  /** Serialized once, before the case: the client's own cost is sending bytes, not building them. */
+  readonly body?: Buffer;
+}
+
+export interface LoadOptions {
+  /** http://127.0.0.1:PORT */
+  readonly origin: string;
+  readonly requests: readonly RequestSpec[];
+  /** Keep-alive connections, each with one request in flight at a time. */
+  readonly concurrency: number;
+  /** The case stops at whichever comes first: this long, or `maxRequests` sent. */
+  readonly durationMs: number;
+  readonly maxRequests: number;
+  /** Per-request limit; a request that takes longer counts as an error. */
+  readonly timeoutMs?: number;
+}
+
+export interface LoadResult {
+  readonly requests: number;
+  /** Answers other than 2xx, and transport errors. */
+  readonly errors: number;
+  readonly statuses: Readonly<Record<string, number>>;
+  readonly firstError: string | undefined;
+  readonly elapsedMs: number;
+  readonly requestsPerSecond: number;
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+  /** Client-side latency, from just before the request is written to the last byte of the answer. */
+  readonly latencyMs: Latency;
+}
+
+export interface Latency {
+  readonly mean: number;
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly max: number;
+}
+
+/** Nearest-rank percentiles of the recorded latencies. */
+export function latencySummary(values: Float64Array): Latency {
+  if (values.length === 0)
+    return { mean: Number.NaN, p50: Number.NaN, p90: Number.NaN, p99: Number.NaN, max: Number.NaN };
+  const sorted = Float64Array.from(values).sort();
+  const at = (q: number) =>
+    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? 0;
+  let sum = 0;
+  for (const v of sorted) sum += v;
+  return {
+    mean: sum / sorted.length,
+    p50: at(0.5),
+    p90: at(0.9),
+    p99: at(0.99),
+    max: sorted[sorted.length - 1] ?? 0,
+  };
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
+/**
+ * Drives the server with `concurrency` keep-alive connections (one undici Client each, no
+ * pipelining), each sending its next request as soon as the previous answer is read in full.
+ * Bounded in time and in count.
+ */
+export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  const { origin, requests, concurrency, durationMs, maxRequests } = options;
+  if (requests.length === 0) throw new Error('runLoad: no requests to send');
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const latencies = new Float64Array(maxRequests);
+  const statuses: Record<string, number> = {};
+  let issued = 0;
+  let completed = 0;
+  let errors = 0;
+  let bytesSent = 0;
+  let bytesReceived = 0;
+  let firstError: string | undefined;
+  const started = performance.now();
+  const deadline = started + durationMs;
+
+  const worker = async () => {
+    const client = new Client(origin, {
+      pipelining: 1,
+      keepAliveTimeout: 60_000,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
+    try {
+      while (issued < maxRequests && performance.now() < deadline) {
+        const spec = requests[issued % requests.length] as RequestSpec;
+        issued += 1;
+        const t0 = performance.now();
+        let status: string;
+        try {
+          const res = await client.request({
+            method: spec.method,
+            path: spec.path,
+            headers: spec.body === undefined ? undefined : JSON_HEADERS,
+            body: spec.body,
+          });
+          let received = 0;
+          for await (const chunk of res.body) received += (chunk as Buffer).length;
+          bytesReceived += received;
+          status = String(res.statusCode);
+          if (res.statusCode < 200 || res.statusCode >= 300) {
+            errors += 1;
+            firstError ??= `HTTP ${res.statusCode} for ${spec.method} ${spec.path}`;
+          }
+        } catch (err) {
+          status = 'error';
+          errors += 1;
+          firstError ??= `${spec.method} ${spec.path}: ${String(err)}`;
+        }
+        latencies[completed] = performance.now() - t0;
+        completed += 1;
+        bytesSent += spec.body?.length ?? 0;
+        statuses[status] = (statuses[status] ?? 0) + 1;
+      }
+    } finally {
+      await client.close();
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const elapsedMs = performance.now() - started;
+  return {
+    requests: completed,
+    errors,
+    statuses,
+    firstError,
+    elapsedMs,
+    requestsPerSecond: completed / (elapsedMs / 1000),
+    bytesSent,
+    bytesReceived,
+    latencyMs: latencySummary(latencies.subarray(0, completed)),
+  };
+}
+
+/** One request, answered in full: status and body text. */
+export async function send(
+  origin: string,
+  spec: RequestSpec,
+  timeoutMs = 120_000,
+): Promise<{ status: number; text: string }> {
+  const client = new Client(origin, { headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+  try {
+    const res = await client.request({
+      method: spec.method,
+      path: spec.path,
+      headers: spec.body === undefined ? undefined : JSON_HEADERS,
+      body: spec.body,
+    });
+    return { status: res.statusCode, text: await res.body.text() };
+  } finally {
+    await client.close();
+  }
+}
