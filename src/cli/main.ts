@@ -208,7 +208,7 @@ async function main(argv: string[]): Promise<number> {
     const { parse } = await import('yaml');
     let pod: unknown;
     try {
-      pod = parse(text);
+      pod = parse(text, { logLevel: 'error' });
     } catch (err) {
       throw new UsageError(`${file} is not YAML or JSON: ${(err as Error).message.split('\n')[0]}`);
     }

@@ -1,5 +1,5 @@
 import { formatAmount } from './human-units.js';
-import type { NodeAssessment } from './node-assessment.js';
+import type { NodeFit } from './node-assessment.js';
 import type { PlacementSettings } from './placement-settings.js';
 import { type Amounts, DIMENSIONS } from './resources.js';
 
@@ -42,7 +42,7 @@ export function invalidDemandVerdict(problem: string): FitVerdict {
  */
 export function fitVerdict(
   demand: Amounts,
-  node: NodeAssessment,
+  node: NodeFit,
   settings: Pick<PlacementSettings, 'unknownNodes'>,
 ): FitVerdict {
   const lenient = settings.unknownNodes === 'allow';

@@ -1,4 +1,4 @@
-import type { Committed } from './commitments.js';
+import type { Commitments, Committed } from './commitments.js';
 import type { NodeEntry } from './inventory.js';
 import type { PlacementSettings } from './placement-settings.js';
 import { type Amounts, DIMENSIONS, sumAmounts } from './resources.js';
@@ -96,4 +96,87 @@ export function assessNode(
     allocatable,
     free,
   };
+}
+
+/** What fit and score read of a node: a NodeAssessment, or the allocation-free NodeFigures. */
+export type NodeFit = Pick<NodeAssessment, 'known' | 'fresh' | 'capacity' | 'allocatable' | 'free'>;
+
+/**
+ * The figures fit and score need, computed on read from the node's report and commitments,
+ * without allocating anything per node. The scheduling hot path loads one instance with node after
+ * node; views that keep their figures use assessNode instead. Both use freeAmount.
+ */
+export class NodeFigures implements NodeFit {
+  known = false;
+  fresh = false;
+  capacity: Amounts = NOTHING;
+  readonly allocatable: Amounts;
+  readonly free: Amounts;
+  #entry: NodeEntry | undefined;
+  #pods: Amounts = NOTHING;
+  #unmeasured: Amounts = NOTHING;
+  #reserved: Amounts = NOTHING;
+  #keep = 1;
+
+  constructor() {
+    const allocatable = (d: (typeof DIMENSIONS)[number]) => this.#allocatable(d);
+    const free = (d: (typeof DIMENSIONS)[number]) => this.#free(d);
+    this.allocatable = {
+      get ingressBandwidth() {
+        return allocatable('ingressBandwidth');
+      },
+      get egressBandwidth() {
+        return allocatable('egressBandwidth');
+      },
+      get iops() {
+        return allocatable('iops');
+      },
+    };
+    this.free = {
+      get ingressBandwidth() {
+        return free('ingressBandwidth');
+      },
+      get egressBandwidth() {
+        return free('egressBandwidth');
+      },
+      get iops() {
+        return free('iops');
+      },
+    };
+  }
+
+  load(
+    node: string,
+    entry: NodeEntry | undefined,
+    commitments: Commitments,
+    now: number,
+    settings: Pick<PlacementSettings, 'staleAfterMs' | 'reserveFraction'>,
+  ): this {
+    this.#entry = entry;
+    this.known = entry !== undefined;
+    this.fresh = entry !== undefined && Math.max(0, now - entry.receivedAt) <= settings.staleAfterMs;
+    this.capacity = entry?.capacity ?? NOTHING;
+    this.#pods = commitments.pods.on(node);
+    this.#unmeasured = commitments.unmeasured.on(node);
+    this.#reserved = commitments.reserved.on(node);
+    this.#keep = 1 - settings.reserveFraction;
+    return this;
+  }
+
+  #allocatable(d: (typeof DIMENSIONS)[number]): number | undefined {
+    const capacity = this.#entry?.capacity[d];
+    return capacity === undefined ? undefined : capacity * this.#keep;
+  }
+
+  #free(d: (typeof DIMENSIONS)[number]): number | undefined {
+    const allocatable = this.#allocatable(d);
+    if (allocatable === undefined) return undefined;
+    return freeAmount(
+      allocatable,
+      this.#entry?.usage[d] ?? 0,
+      this.#pods[d] ?? 0,
+      this.#unmeasured[d] ?? 0,
+      this.#reserved[d] ?? 0,
+    );
+  }
 }

@@ -3,13 +3,13 @@ import type { Commitments } from './commitments.js';
 import type { DemandResult } from './demand.js';
 import { type FitVerdict, fitVerdict, invalidDemandVerdict, type RejectReason } from './fit.js';
 import type { Inventory } from './inventory.js';
-import { assessNode, type NodeAssessment } from './node-assessment.js';
+import { assessNode, type NodeAssessment, NodeFigures, type NodeFit } from './node-assessment.js';
 import type { PlacementSettings } from './placement-settings.js';
 import { evictionMakesRoom } from './preemption.js';
 import type { RejectionMemory } from './rejection-memory.js';
 import type { Reservations } from './reservations.js';
 import type { Amounts } from './resources.js';
-import { type ScoreBreakdown, scoreNode } from './scoring.js';
+import { type ScoreBreakdown, scoreNode, scoreValue } from './scoring.js';
 
 export interface FilterOutcome {
   /** Indexes into the candidate list of the nodes that fit, in request order. */
@@ -60,14 +60,20 @@ export class Placement {
     return assessNode(node, this.#inventory.get(node), this.#commitments.on(node), now, settings);
   }
 
-  verdict(demand: DemandResult, node: NodeAssessment, settings = this.#settings()): FitVerdict {
+  verdict(demand: DemandResult, node: NodeFit, settings = this.#settings()): FitVerdict {
     if (!demand.ok) return invalidDemandVerdict(demand.problem);
     if (demand.none) return { fits: true };
     return fitVerdict(demand.demand, node, settings);
   }
 
   filter(demand: DemandResult, candidates: readonly string[]): FilterOutcome {
-    const outcome: FilterOutcome = { passed: [], failed: {}, unresolvable: {}, rejections: {} };
+    // Maps without a prototype: a candidate may be named anything, "__proto__" included.
+    const outcome: FilterOutcome = {
+      passed: [],
+      failed: Object.create(null) as Record<string, string>,
+      unresolvable: Object.create(null) as Record<string, string>,
+      rejections: {},
+    };
     if (demand.ok && demand.none) {
       // Fast path: a pod that asks for nothing we manage fits everywhere.
       for (let i = 0; i < candidates.length; i++) outcome.passed.push(i);
@@ -75,9 +81,12 @@ export class Placement {
     }
     const now = this.#clock();
     const settings = this.#settings();
+    // One reusable view of node figures: the pass path allocates nothing per node.
+    const figures = new NodeFigures();
     for (let i = 0; i < candidates.length; i++) {
       const name = candidates[i] as string;
-      const verdict = this.verdict(demand, this.assess(name, now, settings), settings);
+      const node = figures.load(name, this.#inventory.get(name), this.#commitments, now, settings);
+      const verdict = this.verdict(demand, node, settings);
       if (verdict.fits) {
         outcome.passed.push(i);
         continue;
@@ -89,7 +98,7 @@ export class Placement {
     return outcome;
   }
 
-  score(demand: DemandResult, node: NodeAssessment, settings = this.#settings()): ScoreBreakdown {
+  score(demand: DemandResult, node: NodeFit, settings = this.#settings()): ScoreBreakdown {
     if (!demand.ok) return { score: 0, dimensions: {} };
     return scoreNode(demand.demand, !demand.none, node, settings);
   }
@@ -99,7 +108,16 @@ export class Placement {
     const settings = this.#settings();
     if (!demand.ok || (demand.none && !settings.scoreAllPods)) return candidates.map(() => 0);
     const now = this.#clock();
-    return candidates.map((name) => this.score(demand, this.assess(name, now, settings), settings).score);
+    const figures = new NodeFigures();
+    const hasDemand = !demand.none;
+    return candidates.map((name) =>
+      scoreValue(
+        demand.demand,
+        hasDemand,
+        figures.load(name, this.#inventory.get(name), this.#commitments, now, settings),
+        settings,
+      ),
+    );
   }
 
   /**

@@ -1,6 +1,6 @@
-import type { NodeAssessment } from './node-assessment.js';
+import type { NodeFit } from './node-assessment.js';
 import type { PlacementSettings } from './placement-settings.js';
-import { type Amounts, DIMENSIONS, type Dimension } from './resources.js';
+import { type Amounts, DIMENSIONS } from './resources.js';
 
 /** kube-scheduler's MaxExtenderPriority: extender scores are integers 0..10. */
 export const MAX_SCORE = 10;
@@ -31,37 +31,46 @@ const ZERO: ScoreBreakdown = Object.freeze({ score: 0, dimensions: Object.freeze
 export function scoreNode(
   demand: Amounts,
   hasDemand: boolean,
-  node: NodeAssessment,
+  node: NodeFit,
   settings: Pick<PlacementSettings, 'strategy' | 'weights' | 'scoreAllPods'>,
 ): ScoreBreakdown {
-  if (!node.fresh) return ZERO;
-  if (!hasDemand && !settings.scoreAllPods) return ZERO;
+  if (!node.fresh || (!hasDemand && !settings.scoreAllPods)) return ZERO;
+  const dimensions: Amounts = {};
+  return { score: scoreValue(demand, hasDemand, node, settings, dimensions), dimensions };
+}
+
+/** The score alone (see scoreNode), writing each dimension's share into `shares` when given. */
+export function scoreValue(
+  demand: Amounts,
+  hasDemand: boolean,
+  node: NodeFit,
+  settings: Pick<PlacementSettings, 'strategy' | 'weights' | 'scoreAllPods'>,
+  shares?: Amounts,
+): number {
+  if (!node.fresh || (!hasDemand && !settings.scoreAllPods)) return 0;
   let weighted = 0;
   let totalWeight = 0;
-  const dimensions: Amounts = {};
   for (const d of DIMENSIONS) {
     const weight = settings.weights[d];
     if (weight <= 0) continue;
     const need = demand[d];
-    if (hasDemand ? need === undefined : node.allocatable[d] === undefined) continue;
-    const share = dimensionShare(d, need ?? 0, node, settings.strategy);
-    dimensions[d] = share;
+    const allocatable = node.allocatable[d];
+    if (hasDemand ? need === undefined : allocatable === undefined) continue;
+    const share = dimensionShare(need ?? 0, node.free[d], allocatable, settings.strategy);
+    if (shares !== undefined) shares[d] = share;
     weighted += weight * share;
     totalWeight += weight;
   }
-  if (totalWeight === 0) return { score: 0, dimensions };
-  const score = Math.round((MAX_SCORE * weighted) / totalWeight);
-  return { score: Math.min(MAX_SCORE, Math.max(0, score)), dimensions };
+  if (totalWeight === 0) return 0;
+  return Math.min(MAX_SCORE, Math.max(0, Math.round((MAX_SCORE * weighted) / totalWeight)));
 }
 
 function dimensionShare(
-  d: Dimension,
   need: number,
-  node: NodeAssessment,
+  free: number | undefined,
+  allocatable: number | undefined,
   strategy: PlacementSettings['strategy'],
-) {
-  const free = node.free[d];
-  const allocatable = node.allocatable[d];
+): number {
   if (free === undefined || allocatable === undefined || allocatable <= 0) return 0;
   const after = free - need;
   const fraction = Math.min(1, Math.max(0, after / allocatable));

@@ -93,7 +93,7 @@ export const explainRoute: FastifyPluginAsyncTypebox<ExplainRouteOptions> = asyn
     { parseAs: 'string' },
     (_request, body, done) => {
       try {
-        done(null, parseYaml(body as string, { maxAliasCount: 100 }));
+        done(null, parseYaml(body as string, { maxAliasCount: 100, logLevel: 'error' }));
       } catch (err) {
         done(new InvalidYamlError((err as Error).message.split('\n')[0] ?? 'invalid YAML'), undefined);
       }

@@ -3,15 +3,11 @@ import { podDemand } from '../domain/demand.js';
 import type { RejectReason } from '../domain/fit.js';
 import type { Placement } from '../domain/placement.js';
 import { podKey } from '../domain/pod.js';
+import { TooDeepError } from '../http/errors.js';
 import { type Metrics, REASON_LABEL } from '../metrics/metrics.js';
 import { candidateNames } from './candidates.js';
 import { canonicalizeBody } from './preparse.js';
-import {
-  ExtenderArgsKeys,
-  ExtenderArgsSchema,
-  type ExtenderFilterResult,
-  ExtenderFilterResultSchema,
-} from './wire-schemas.js';
+import { ExtenderArgsKeys, ExtenderArgsSchema, type ExtenderFilterResult } from './wire-schemas.js';
 
 /** POST <prefix>/filter: ExtenderArgs in, ExtenderFilterResult out, in the mode the request came in. */
 export const filterRoute: FastifyPluginAsyncTypebox<{ placement: Placement; metrics: Metrics }> = async (
@@ -21,11 +17,12 @@ export const filterRoute: FastifyPluginAsyncTypebox<{ placement: Placement; metr
   app.post(
     '/filter',
     {
-      schema: { body: ExtenderArgsSchema, response: { 200: ExtenderFilterResultSchema } },
+      // No response schema: the answer is serialized in the handler (see below), typed by ExtenderFilterResult.
+      schema: { body: ExtenderArgsSchema },
       preValidation: canonicalizeBody(ExtenderArgsKeys),
       config: { verb: 'filter' },
     },
-    async (request): Promise<ExtenderFilterResult> => {
+    async (request, reply) => {
       const args = request.body;
       const candidates = candidateNames(args);
       const demand = podDemand(args.Pod);
@@ -60,7 +57,16 @@ export const filterRoute: FastifyPluginAsyncTypebox<{ placement: Placement; metr
         },
         'filter decision',
       );
-      return result;
+      // Serialized here, in one native call: Node objects are echoed whole, and a Node nested
+      // deeper than JSON.stringify can go is the client's fault, not a 500.
+      let body: string;
+      try {
+        body = JSON.stringify(result);
+      } catch (err) {
+        if (err instanceof RangeError) throw new TooDeepError();
+        throw err;
+      }
+      return reply.type('application/json; charset=utf-8').send(body);
     },
   );
 };

@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyReply } from 'fastify';
 import type { Config } from '../config/schema.js';
 import { installErrorHandling } from './error-handler.js';
 import { QuietRequestLogController } from './log-controller.js';
@@ -21,7 +21,19 @@ export function createServer(config: Config, logger: FastifyBaseLogger, tls?: Tl
     // Slow or stalled clients must not hold sockets forever: the scheduler's own calls are short.
     requestTimeout: s.requestTimeoutSeconds * 1000,
     keepAliveTimeout: s.keepAliveTimeoutSeconds * 1000,
-    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    routerOptions: {
+      maxParamLength: MAX_PARAM_LENGTH,
+      // The router answers these before any handler: keep them in ioplace's {"error"} shape.
+      onMaxParamLength: (_path, _req, res) => {
+        res.writeHead(414, { 'content-type': 'application/json; charset=utf-8' });
+        res.end(JSON.stringify({ error: `a path parameter is longer than ${MAX_PARAM_LENGTH} characters` }));
+      },
+    },
+    frameworkErrors: (error, _request, reply) => {
+      (reply as FastifyReply)
+        .code(400)
+        .send({ error: error.code === 'FST_ERR_BAD_URL' ? 'the URL is not valid' : error.message });
+    },
     ...(tls === undefined ? {} : { https: httpsOptions(tls) }),
     ajv: {
       customOptions: {

@@ -60,3 +60,9 @@ export const UpstreamError = createError<[string]>(
   'the API server answered: %s',
   502,
 );
+
+export const TooDeepError = createError(
+  'IOPLACE_TOO_DEEP',
+  'the request nests objects too deeply to be answered (a Node object is echoed back whole)',
+  400,
+);
