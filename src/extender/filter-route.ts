@@ -7,7 +7,12 @@ import { TooDeepError } from '../http/errors.js';
 import { type Metrics, REASON_LABEL } from '../metrics/metrics.js';
 import { candidateNames } from './candidates.js';
 import { canonicalizeBody } from './preparse.js';
-import { ExtenderArgsKeys, ExtenderArgsSchema, type ExtenderFilterResult } from './wire-schemas.js';
+import {
+  type ExtenderArgs,
+  ExtenderArgsKeys,
+  ExtenderArgsSchema,
+  type ExtenderFilterResult,
+} from './wire-schemas.js';
 
 /** POST <prefix>/filter: ExtenderArgs in, ExtenderFilterResult out, in the mode the request came in. */
 export const filterRoute: FastifyPluginAsyncTypebox<{ placement: Placement; metrics: Metrics }> = async (
@@ -31,19 +36,14 @@ export const filterRoute: FastifyPluginAsyncTypebox<{ placement: Placement; metr
       for (const [reason, count] of Object.entries(outcome.rejections) as [RejectReason, number][]) {
         metrics.filterNodesRejected.inc({ reason: REASON_LABEL[reason] }, count);
       }
-      const passed = new Set<string>();
-      for (const i of outcome.passed) passed.add(candidates[i] as string);
-
       const items = args.Nodes?.items ?? [];
+      const passing = passingInOrder(candidates, outcome.passed, args);
       const result: ExtenderFilterResult = {
         Nodes:
           args.Nodes === undefined
             ? null
-            : {
-                metadata: args.Nodes.metadata ?? {},
-                items: items.filter((n) => passed.has(n.metadata.name)),
-              },
-        NodeNames: args.NodeNames === undefined ? null : args.NodeNames.filter((n) => passed.has(n)),
+            : { metadata: args.Nodes.metadata ?? {}, items: passing.items(items) },
+        NodeNames: args.NodeNames === undefined ? null : passing.names(args.NodeNames),
         FailedNodes: outcome.failed,
         FailedAndUnresolvableNodes: outcome.unresolvable,
         Error: '',
@@ -70,3 +70,19 @@ export const filterRoute: FastifyPluginAsyncTypebox<{ placement: Placement; metr
     },
   );
 };
+
+/**
+ * The passing NodeNames and Node objects, in request order. The scheduler sends one list, and the
+ * candidates are that list, so the passing indexes pick straight from it; only a hand-made request
+ * with both lists needs a name lookup.
+ */
+function passingInOrder(candidates: readonly string[], passed: readonly number[], args: ExtenderArgs) {
+  const both = args.NodeNames !== undefined && args.Nodes !== undefined;
+  const names = both ? new Set(passed.map((i) => candidates[i])) : undefined;
+  return {
+    names: (list: readonly string[]) =>
+      names ? list.filter((n) => names.has(n)) : passed.map((i) => list[i] as string),
+    items: <T extends { metadata: { name: string } }>(list: readonly T[]) =>
+      names ? list.filter((n) => names.has(n.metadata.name)) : passed.map((i) => list[i] as T),
+  };
+}
