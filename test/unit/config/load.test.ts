@@ -352,3 +352,12 @@ describe('placementSettings', () => {
     expect(Object.isFrozen(settings.weights)).toBe(true);
   });
 });
+
+describe('config/standalone.yaml', () => {
+  it('loads, and runs standalone with open reports on loopback', () => {
+    const config = loadConfigFile(fileURLToPath(new URL('../../../config/standalone.yaml', import.meta.url)));
+    expect(config.cluster.mode).toBe('off');
+    expect(config.auth.agents).toBe('open');
+    expect(config.server.host).toBe('127.0.0.1');
+  });
+});
