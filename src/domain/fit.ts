@@ -44,6 +44,7 @@ export function fitVerdict(
   demand: Amounts,
   node: NodeFit,
   settings: Pick<PlacementSettings, 'unknownNodes'>,
+  format: (value: number, round: 'up' | 'down') => string = formatAmount,
 ): FitVerdict {
   const lenient = settings.unknownNodes === 'allow';
   if (!node.known) return lenient ? FITS : reject('unknown', true, 'no report from this node');
@@ -65,7 +66,7 @@ export function fitVerdict(
     if (need <= free) continue;
     if (need > allocatable) neverFits = true;
     short.push(
-      `${d}: needs ${formatAmount(need, 'up')}, ${formatAmount(free, 'down')} free of ${formatAmount(capacity, 'down')}`,
+      `${d}: needs ${format(need, 'up')}, ${format(free, 'down')} free of ${format(capacity, 'down')}`,
     );
   }
   if (short.length > 0) {
@@ -79,4 +80,23 @@ export function fitVerdict(
     return reject('unmeasured', true, `node does not report ${unmeasured}`);
   }
   return FITS;
+}
+
+/**
+ * formatAmount with a memory, for one filter call: the demand is the same on every node and
+ * capacities repeat across a fleet, so most of the numbers in a thousand rejection messages are
+ * formatted once.
+ */
+export function memoizedFormat(): (value: number, round: 'up' | 'down') => string {
+  const up = new Map<number, string>();
+  const down = new Map<number, string>();
+  return (value, round) => {
+    const memo = round === 'up' ? up : down;
+    let text = memo.get(value);
+    if (text === undefined) {
+      text = formatAmount(value, round);
+      if (memo.size < 1024) memo.set(value, text);
+    }
+    return text;
+  };
 }

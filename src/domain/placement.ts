@@ -1,7 +1,13 @@
 import type { Clock } from './clock.js';
 import type { Commitments } from './commitments.js';
 import type { DemandResult } from './demand.js';
-import { type FitVerdict, fitVerdict, invalidDemandVerdict, type RejectReason } from './fit.js';
+import {
+  type FitVerdict,
+  fitVerdict,
+  invalidDemandVerdict,
+  memoizedFormat,
+  type RejectReason,
+} from './fit.js';
 import type { Inventory } from './inventory.js';
 import { assessNode, type NodeAssessment, NodeFigures, type NodeFit } from './node-assessment.js';
 import type { PlacementSettings } from './placement-settings.js';
@@ -60,10 +66,15 @@ export class Placement {
     return assessNode(node, this.#inventory.get(node), this.#commitments.on(node), now, settings);
   }
 
-  verdict(demand: DemandResult, node: NodeFit, settings = this.#settings()): FitVerdict {
+  verdict(
+    demand: DemandResult,
+    node: NodeFit,
+    settings = this.#settings(),
+    format?: (value: number, round: 'up' | 'down') => string,
+  ): FitVerdict {
     if (!demand.ok) return invalidDemandVerdict(demand.problem);
     if (demand.none) return { fits: true };
-    return fitVerdict(demand.demand, node, settings);
+    return fitVerdict(demand.demand, node, settings, format);
   }
 
   filter(demand: DemandResult, candidates: readonly string[]): FilterOutcome {
@@ -83,10 +94,11 @@ export class Placement {
     const settings = this.#settings();
     // One reusable view of node figures: the pass path allocates nothing per node.
     const figures = new NodeFigures();
+    const format = memoizedFormat();
     for (let i = 0; i < candidates.length; i++) {
       const name = candidates[i] as string;
       const node = figures.load(name, this.#inventory.get(name), this.#commitments, now, settings);
-      const verdict = this.verdict(demand, node, settings);
+      const verdict = this.verdict(demand, node, settings, format);
       if (verdict.fits) {
         outcome.passed.push(i);
         continue;
