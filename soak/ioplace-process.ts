@@ -6,27 +6,14 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, readFileSync, type WriteStream, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
+import { freePort, ROOT } from '../bench/ioplace-process.js';
 
-export const ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-/** A port nothing listens on right now (the kernel's pick on 127.0.0.1). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
+// One way to find a free port and the repository root, shared with the benchmark.
+export { freePort, ROOT };
 
 export interface ServerErrorLine {
   /** performance.now() of the soak process when the line was read. */
