@@ -13,6 +13,7 @@ import type { Clock } from './domain/clock.js';
 import { ClusterNodes } from './domain/cluster-nodes.js';
 import { Commitments } from './domain/commitments.js';
 import { Inventory } from './domain/inventory.js';
+import { NodeBook } from './domain/node-book.js';
 import { Placement } from './domain/placement.js';
 import { PodStore } from './domain/pod-store.js';
 import { RejectionMemory } from './domain/rejection-memory.js';
@@ -82,8 +83,10 @@ export interface App {
 /** Builds the whole service, ready to `listen` or `inject`; it never listens by itself. */
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { config, logger, clock, kubeConfig } = deps;
-  const inventory = new Inventory({ maxNodes: config.inventory.maxNodes });
-  const commitments = new Commitments();
+  // Reports and commitments share one book: placement finds all of a node with one lookup.
+  const book = new NodeBook();
+  const inventory = new Inventory({ maxNodes: config.inventory.maxNodes, book });
+  const commitments = new Commitments(book);
   const reservations = new Reservations(commitments.reserved);
   const podStore = new PodStore({ commitments, reservations, clock });
   const clusterNodes = new ClusterNodes();

@@ -1,4 +1,5 @@
 import { Ledger } from './ledger.js';
+import { NodeBook } from './node-book.js';
 import type { Amounts } from './resources.js';
 
 /** What is promised on one node, in three parts that the free-capacity formula treats apart. */
@@ -16,12 +17,19 @@ export interface Committed {
 
 /**
  * Demand already promised on each node. Kept in three ledgers because each relates differently to
- * the usage an agent measures: see `assessNode` for how they combine.
+ * the usage an agent measures: see `assessNode` for how they combine. Their per-node totals live
+ * in `book`, which the inventory shares, so that one lookup finds everything about a node.
  */
 export class Commitments {
-  readonly pods = new Ledger();
-  readonly unmeasured = new Ledger();
-  readonly reserved = new Ledger();
+  readonly pods: Ledger;
+  readonly unmeasured: Ledger;
+  readonly reserved: Ledger;
+
+  constructor(readonly book: NodeBook = new NodeBook()) {
+    this.pods = new Ledger(book, 'pods');
+    this.unmeasured = new Ledger(book, 'unmeasured');
+    this.reserved = new Ledger(book, 'reserved');
+  }
 
   on(node: string): Committed {
     return {

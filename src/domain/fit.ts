@@ -50,26 +50,28 @@ export function fitVerdict(
   if (!node.known) return lenient ? FITS : reject('unknown', true, 'no report from this node');
   if (!node.fresh) return lenient ? FITS : reject('stale', true, 'report from this node is stale');
 
-  const short: string[] = [];
+  // Allocated only for a node that turns the pod away: most candidates fit.
+  let short: string[] | undefined;
   let neverFits = false;
   let unmeasured: string | undefined;
   for (const d of DIMENSIONS) {
     const need = demand[d];
     if (need === undefined) continue;
+    // free, allocatable and capacity are known together: all come from one report's capacity.
     const free = node.free[d];
-    const allocatable = node.allocatable[d];
-    const capacity = node.capacity[d];
-    if (free === undefined || allocatable === undefined || capacity === undefined) {
+    if (free === undefined) {
       unmeasured ??= d;
       continue;
     }
     if (need <= free) continue;
+    const allocatable = node.allocatable[d] ?? 0;
+    const capacity = node.capacity[d] ?? 0;
     if (need > allocatable) neverFits = true;
-    short.push(
-      `${d}: needs ${format(need, 'up')}, ${format(free, 'down')} free of ${format(capacity, 'down')}`,
-    );
+    const line = `${d}: needs ${format(need, 'up')}, ${format(free, 'down')} free of ${format(capacity, 'down')}`;
+    if (short === undefined) short = [line];
+    else short.push(line);
   }
-  if (short.length > 0) {
+  if (short !== undefined) {
     return reject(
       neverFits ? 'exceedsCapacity' : 'insufficient',
       neverFits,

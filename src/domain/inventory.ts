@@ -1,3 +1,4 @@
+import { NodeBook } from './node-book.js';
 import type { Amounts } from './resources.js';
 
 /** What a node agent reports: capacity and current use, each dimension optional. */
@@ -20,17 +21,20 @@ export class InventoryFullError extends Error {
 
 /**
  * The latest report of every node. A new report replaces the previous one whole, so a dimension
- * an agent stops measuring disappears instead of lingering with old figures.
+ * an agent stops measuring disappears instead of lingering with old figures. Each report is also
+ * filed in the node's NodeState in `book`, where placement reads it beside the commitments.
  */
 export class Inventory {
   readonly #entries = new Map<string, NodeEntry>();
   readonly #maxNodes: number;
+  readonly book: NodeBook;
 
-  constructor(options: { maxNodes: number }) {
+  constructor(options: { maxNodes: number; book?: NodeBook }) {
     if (!Number.isInteger(options.maxNodes) || options.maxNodes < 1) {
       throw new RangeError(`maxNodes must be a positive integer, got ${options.maxNodes}`);
     }
     this.#maxNodes = options.maxNodes;
+    this.book = options.book ?? new NodeBook();
   }
 
   /** Stores a report; throws InventoryFullError (and stores nothing) when a new node would not fit. */
@@ -45,6 +49,7 @@ export class Inventory {
       receivedAt,
     });
     this.#entries.set(node, entry);
+    this.book.acquire(node).report = entry;
     return entry;
   }
 
@@ -53,7 +58,13 @@ export class Inventory {
   }
 
   forget(node: string): boolean {
-    return this.#entries.delete(node);
+    if (!this.#entries.delete(node)) return false;
+    const state = this.book.get(node);
+    if (state !== undefined) {
+      state.report = undefined;
+      this.book.prune(state);
+    }
+    return true;
   }
 
   entries(): IterableIterator<NodeEntry> {

@@ -1,5 +1,6 @@
-import type { Commitments, Committed } from './commitments.js';
+import type { Committed } from './commitments.js';
 import type { NodeEntry } from './inventory.js';
+import type { NodeState } from './node-book.js';
 import type { PlacementSettings } from './placement-settings.js';
 import { type Amounts, DIMENSIONS, sumAmounts } from './resources.js';
 
@@ -102,81 +103,37 @@ export function assessNode(
 export type NodeFit = Pick<NodeAssessment, 'known' | 'fresh' | 'capacity' | 'allocatable' | 'free'>;
 
 /**
- * The figures fit and score need, computed on read from the node's report and commitments,
- * without allocating anything per node. The scheduling hot path loads one instance with node after
- * node; views that keep their figures use assessNode instead. Both use freeAmount.
+ * The figures fit and score need, read from a node's NodeState without allocating anything per
+ * node: allocatable and free are the state's own derived figures, computed once per change. The
+ * scheduling hot path loads one instance with node after node; views that keep their figures use
+ * assessNode instead. Both follow freeAmount.
  */
 export class NodeFigures implements NodeFit {
   known = false;
   fresh = false;
   capacity: Amounts = NOTHING;
-  readonly allocatable: Amounts;
-  readonly free: Amounts;
-  #entry: NodeEntry | undefined;
-  #pods: Amounts = NOTHING;
-  #unmeasured: Amounts = NOTHING;
-  #reserved: Amounts = NOTHING;
-  #keep = 1;
-
-  constructor() {
-    const allocatable = (d: (typeof DIMENSIONS)[number]) => this.#allocatable(d);
-    const free = (d: (typeof DIMENSIONS)[number]) => this.#free(d);
-    this.allocatable = {
-      get ingressBandwidth() {
-        return allocatable('ingressBandwidth');
-      },
-      get egressBandwidth() {
-        return allocatable('egressBandwidth');
-      },
-      get iops() {
-        return allocatable('iops');
-      },
-    };
-    this.free = {
-      get ingressBandwidth() {
-        return free('ingressBandwidth');
-      },
-      get egressBandwidth() {
-        return free('egressBandwidth');
-      },
-      get iops() {
-        return free('iops');
-      },
-    };
-  }
+  allocatable: Amounts = NOTHING;
+  free: Amounts = NOTHING;
 
   load(
-    node: string,
-    entry: NodeEntry | undefined,
-    commitments: Commitments,
+    state: NodeState | undefined,
     now: number,
     settings: Pick<PlacementSettings, 'staleAfterMs' | 'reserveFraction'>,
   ): this {
-    this.#entry = entry;
-    this.known = entry !== undefined;
-    this.fresh = entry !== undefined && Math.max(0, now - entry.receivedAt) <= settings.staleAfterMs;
-    this.capacity = entry?.capacity ?? NOTHING;
-    this.#pods = commitments.pods.on(node);
-    this.#unmeasured = commitments.unmeasured.on(node);
-    this.#reserved = commitments.reserved.on(node);
-    this.#keep = 1 - settings.reserveFraction;
+    const report = state?.report;
+    if (state === undefined || report === undefined) {
+      this.known = false;
+      this.fresh = false;
+      this.capacity = NOTHING;
+      this.allocatable = NOTHING;
+      this.free = NOTHING;
+      return this;
+    }
+    this.known = true;
+    this.fresh = Math.max(0, now - report.receivedAt) <= settings.staleAfterMs;
+    this.capacity = report.capacity;
+    this.allocatable = state.allocatable(settings.reserveFraction);
+    this.free = state.free(settings.reserveFraction);
     return this;
-  }
-
-  #allocatable(d: (typeof DIMENSIONS)[number]): number | undefined {
-    const capacity = this.#entry?.capacity[d];
-    return capacity === undefined ? undefined : capacity * this.#keep;
-  }
-
-  #free(d: (typeof DIMENSIONS)[number]): number | undefined {
-    const allocatable = this.#allocatable(d);
-    if (allocatable === undefined) return undefined;
-    return freeAmount(
-      allocatable,
-      this.#entry?.usage[d] ?? 0,
-      this.#pods[d] ?? 0,
-      this.#unmeasured[d] ?? 0,
-      this.#reserved[d] ?? 0,
-    );
   }
 }

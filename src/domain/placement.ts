@@ -10,6 +10,7 @@ import {
 } from './fit.js';
 import type { Inventory } from './inventory.js';
 import { assessNode, type NodeAssessment, NodeFigures, type NodeFit } from './node-assessment.js';
+import type { NodeBook } from './node-book.js';
 import type { PlacementSettings } from './placement-settings.js';
 import { evictionMakesRoom } from './preemption.js';
 import type { RejectionMemory } from './rejection-memory.js';
@@ -34,6 +35,7 @@ export interface FilterOutcome {
 export class Placement {
   readonly #inventory: Inventory;
   readonly #commitments: Commitments;
+  readonly #book: NodeBook;
   readonly #clock: Clock;
   readonly #settings: () => PlacementSettings;
   readonly #reservations: Reservations | undefined;
@@ -49,8 +51,13 @@ export class Placement {
     /** When given, rejections are remembered so that a rise in free capacity can be told apart. */
     rejections?: RejectionMemory;
   }) {
+    if (deps.inventory.book !== deps.commitments.book) {
+      // Placement reads reports and commitments through one lookup in one shared book.
+      throw new RangeError('the inventory and the commitments must share one NodeBook');
+    }
     this.#inventory = deps.inventory;
     this.#commitments = deps.commitments;
+    this.#book = deps.inventory.book;
     this.#clock = deps.clock;
     this.#settings = deps.settings;
     this.#reservations = deps.reservations;
@@ -95,10 +102,18 @@ export class Placement {
     // One reusable view of node figures: the pass path allocates nothing per node.
     const figures = new NodeFigures();
     const format = memoizedFormat();
+    const question = demand.ok ? verdictQuestion(demand.demand, settings) : undefined;
     for (let i = 0; i < candidates.length; i++) {
       const name = candidates[i] as string;
-      const node = figures.load(name, this.#inventory.get(name), this.#commitments, now, settings);
-      const verdict = this.verdict(demand, node, settings, format);
+      const state = this.#book.get(name);
+      const node = figures.load(state, now, settings);
+      // Only a fresh node's verdict depends on its figures; the others are cheap to give again.
+      const memoable = question !== undefined && state !== undefined && node.fresh;
+      let verdict = memoable ? state.recalledVerdict(question) : undefined;
+      if (verdict === undefined) {
+        verdict = this.verdict(demand, node, settings, format);
+        if (memoable && !verdict.fits) state.rememberVerdict(question, verdict);
+      }
       if (verdict.fits) {
         outcome.passed.push(i);
         continue;
@@ -123,12 +138,7 @@ export class Placement {
     const figures = new NodeFigures();
     const hasDemand = !demand.none;
     return candidates.map((name) =>
-      scoreValue(
-        demand.demand,
-        hasDemand,
-        figures.load(name, this.#inventory.get(name), this.#commitments, now, settings),
-        settings,
-      ),
+      scoreValue(demand.demand, hasDemand, figures.load(this.#book.get(name), now, settings), settings),
     );
   }
 
@@ -157,4 +167,9 @@ export class Placement {
   roomForRejected(node: string): boolean {
     return this.#rejections?.takeFitting(this.assess(node), this.#clock()) ?? false;
   }
+}
+
+/** What a fit verdict on a fresh node depends on, besides the node: the demand and two settings. */
+function verdictQuestion(demand: Amounts, settings: PlacementSettings): string {
+  return `${demand.ingressBandwidth}/${demand.egressBandwidth}/${demand.iops}/${settings.unknownNodes}/${settings.reserveFraction}`;
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Commitments } from '../../../src/domain/commitments.js';
 import type { DemandResult } from '../../../src/domain/demand.js';
 import { Inventory } from '../../../src/domain/inventory.js';
+import { NodeBook } from '../../../src/domain/node-book.js';
 import { Placement } from '../../../src/domain/placement.js';
 import type { PlacementSettings } from '../../../src/domain/placement-settings.js';
 import { PodStore } from '../../../src/domain/pod-store.js';
@@ -37,8 +38,9 @@ const INVALID: DemandResult = { ok: false, problem: 'container "app" ioplace.io/
 function cluster() {
   let now = START;
   let settings = BASE_SETTINGS;
-  const inventory = new Inventory({ maxNodes: 100 });
-  const commitments = new Commitments();
+  const book = new NodeBook();
+  const inventory = new Inventory({ maxNodes: 100, book });
+  const commitments = new Commitments(book);
   inventory.record(
     'roomy',
     { capacity: { iops: 10_000, ingressBandwidth: 1e9 }, usage: { iops: 2000 } },
@@ -87,6 +89,30 @@ describe('Placement.filter', () => {
         ingress: 'ioplace: node does not report iops',
       },
       rejections: { insufficient: 1, exceedsCapacity: 1, stale: 1, unknown: 1, unmeasured: 1 },
+    });
+  });
+
+  it('answers a repeated question the same, and anew once a node, the demand or a setting changes', () => {
+    const { placement, inventory, commitments, configure } = cluster();
+    const first = placement.filter(NEEDS_2K_IOPS, ALL);
+    expect(placement.filter(NEEDS_2K_IOPS, ALL)).toEqual(first);
+    inventory.record('busy', { capacity: { iops: 10_000 }, usage: { iops: 8500 } }, START);
+    expect(placement.filter(NEEDS_2K_IOPS, ['busy']).failed).toEqual({
+      busy: 'ioplace: not enough iops: needs 2k, 1.5k free of 10k',
+    });
+    commitments.reserved.hold('pod-x', 'busy', { iops: 500 });
+    expect(placement.filter(NEEDS_2K_IOPS, ['busy']).failed).toEqual({
+      busy: 'ioplace: not enough iops: needs 2k, 1k free of 10k',
+    });
+    const needs3k = { ok: true, none: false, demand: { iops: 3000 } } as const;
+    expect(placement.filter(needs3k, ['busy']).failed).toEqual({
+      busy: 'ioplace: not enough iops: needs 3k, 1k free of 10k',
+    });
+    configure({ unknownNodes: 'allow' });
+    expect(placement.filter(NEEDS_2K_IOPS, ['ingress']).passed).toEqual([0]);
+    configure({ reserveFraction: 0.5 });
+    expect(placement.filter(NEEDS_2K_IOPS, ['busy']).failed).toEqual({
+      busy: 'ioplace: not enough iops: needs 2k, 0 free of 10k',
     });
   });
 
@@ -303,8 +329,9 @@ function wired(
 ) {
   let now = START;
   let settings: PlacementSettings = { ...BASE_SETTINGS, ...options.settings };
-  const inventory = new Inventory({ maxNodes: 100 });
-  const commitments = new Commitments();
+  const book = new NodeBook();
+  const inventory = new Inventory({ maxNodes: 100, book });
+  const commitments = new Commitments(book);
   const reservations = new Reservations(commitments.reserved);
   const rejections = new RejectionMemory({ ttlMs: REMEMBER_MS, perNode: 10 });
   const placement = new Placement({

@@ -11,6 +11,7 @@ import type { DemandResult } from '../../../src/domain/demand.js';
 import { formatAmount } from '../../../src/domain/human-units.js';
 import { Inventory } from '../../../src/domain/inventory.js';
 import { assessNode, type NodeAssessment } from '../../../src/domain/node-assessment.js';
+import { NodeBook } from '../../../src/domain/node-book.js';
 import { Placement } from '../../../src/domain/placement.js';
 import type { PlacementSettings } from '../../../src/domain/placement-settings.js';
 import { parseQuantity } from '../../../src/domain/quantity.js';
@@ -142,8 +143,9 @@ const candidatesArb = fc.array(fc.constantFrom(...CANDIDATES), { maxLength: 12 }
 // The world under test
 
 function build(world: World) {
-  const inventory = new Inventory({ maxNodes: 100 });
-  const commitments = new Commitments();
+  const book = new NodeBook();
+  const inventory = new Inventory({ maxNodes: 100, book });
+  const commitments = new Commitments(book);
   const reservations = new Reservations(commitments.reserved);
   REPORTING.forEach((name, i) => {
     const state = world.nodes[i] as NodeState;

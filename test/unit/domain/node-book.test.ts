@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { Commitments } from '../../../src/domain/commitments.js';
+import type { FitVerdict } from '../../../src/domain/fit.js';
+import { Inventory } from '../../../src/domain/inventory.js';
+import { NodeBook } from '../../../src/domain/node-book.js';
+
+function setUp() {
+  const book = new NodeBook();
+  const inventory = new Inventory({ maxNodes: 10, book });
+  const commitments = new Commitments(book);
+  return { book, inventory, commitments };
+}
+
+const REJECTED: FitVerdict = { fits: false, reason: 'insufficient', unresolvable: false, message: 'no' };
+
+describe('NodeBook', () => {
+  it('files reports and commitments of one node in one state', () => {
+    const { book, inventory, commitments } = setUp();
+    inventory.record('a', { capacity: { iops: 1000 }, usage: { iops: 100 } }, 0);
+    commitments.pods.hold('pod-1', 'a', { iops: 300 });
+    commitments.reserved.hold('pod-2', 'a', { iops: 50 });
+    const state = book.get('a');
+    expect(state?.report?.capacity).toEqual({ iops: 1000 });
+    expect(state?.pods).toEqual({ iops: 300 });
+    expect(state?.reserved).toEqual({ iops: 50 });
+    // 1000 x 0.9 - 50 - max(100 + 0, 300)
+    expect(state?.free(0.1).iops).toBeCloseTo(550);
+    expect(state?.allocatable(0.1).iops).toBeCloseTo(900);
+    expect(state?.free(0.1).ingressBandwidth).toBeUndefined();
+  });
+
+  it('derives free capacity again after every kind of change, and for another reserve fraction', () => {
+    const { book, inventory, commitments } = setUp();
+    inventory.record('a', { capacity: { iops: 1000 }, usage: { iops: 0 } }, 0);
+    const state = book.get('a');
+    expect(state?.free(0).iops).toBe(1000);
+    commitments.reserved.hold('pod-1', 'a', { iops: 200 });
+    expect(state?.free(0).iops).toBe(800);
+    commitments.unmeasured.hold('pod-2', 'a', { iops: 100 });
+    expect(state?.free(0).iops).toBe(700);
+    inventory.record('a', { capacity: { iops: 2000 }, usage: { iops: 500 } }, 1);
+    expect(state?.free(0).iops).toBe(1200);
+    expect(state?.free(0.5).iops).toBe(200);
+    commitments.reserved.release('pod-1');
+    expect(state?.free(0.5).iops).toBe(400);
+  });
+
+  it('forgets a node once it has neither a report nor commitments', () => {
+    const { book, inventory, commitments } = setUp();
+    inventory.record('a', { capacity: { iops: 1000 }, usage: {} }, 0);
+    commitments.pods.hold('pod-1', 'a', { iops: 1 });
+    inventory.forget('a');
+    expect(book.get('a')?.report).toBeUndefined();
+    expect(book.size).toBe(1);
+    commitments.pods.release('pod-1');
+    expect(book.get('a')).toBeUndefined();
+    expect(book.size).toBe(0);
+  });
+
+  it('keeps commitments of a node that has no report yet', () => {
+    const { book, commitments } = setUp();
+    commitments.pods.hold('pod-1', 'b', { iops: 5 });
+    expect(book.get('b')?.pods).toEqual({ iops: 5 });
+    expect(book.get('b')?.free(0).iops).toBeUndefined();
+  });
+
+  it('recalls a verdict only for the same question while the node stays unchanged', () => {
+    const { book, inventory, commitments } = setUp();
+    inventory.record('a', { capacity: { iops: 1000 }, usage: {} }, 0);
+    const state = book.acquire('a');
+    expect(state.recalledVerdict('q')).toBeUndefined();
+    state.rememberVerdict('q', REJECTED);
+    expect(state.recalledVerdict('q')).toBe(REJECTED);
+    expect(state.recalledVerdict('other')).toBeUndefined();
+    commitments.pods.hold('pod-1', 'a', { iops: 1 });
+    expect(state.recalledVerdict('q')).toBeUndefined();
+    state.rememberVerdict('q', REJECTED);
+    inventory.record('a', { capacity: { iops: 1000 }, usage: {} }, 1);
+    expect(state.recalledVerdict('q')).toBeUndefined();
+  });
+});
