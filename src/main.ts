@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { buildApp } from './app.js';
-import { type ClusterConnection, findCluster } from './cluster/kubeconfig.js';
+import type { ClusterConnection } from './cluster/kubeconfig.js';
 import { applyEnvironment, ConfigError, loadConfigFile } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { systemClock } from './domain/clock.js';
@@ -15,7 +15,11 @@ async function main(): Promise<void> {
   let cluster: ClusterConnection;
   try {
     config = applyEnvironment(loadConfigFile(configPath), process.env);
-    cluster = findCluster(config.cluster, process.env);
+    // kubeconfig.js loads @kubernetes/client-node, some 70 MiB that mode off never needs.
+    cluster =
+      config.cluster.mode === 'off'
+        ? { kubeConfig: undefined, reason: 'cluster.mode is off' }
+        : (await import('./cluster/kubeconfig.js')).findCluster(config.cluster, process.env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`ioplace: invalid configuration: ${err.message}\n`);

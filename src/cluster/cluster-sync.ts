@@ -1,10 +1,11 @@
-import { CoreV1Api, type KubeConfig, Watch } from '@kubernetes/client-node';
+import { type KubeConfig, Watch } from '@kubernetes/client-node';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config/schema.js';
 import type { ClusterNodes } from '../domain/cluster-nodes.js';
 import { holdsDemand, type PodRecord, type PodStore } from '../domain/pod-store.js';
 import { type Delay, realDelay } from './backoff.js';
-import { nodeName, podRecord } from './pod-records.js';
+import { listChunk } from './list-request.js';
+import { nodeName, PodDecoder } from './pod-records.js';
 import { type ListPage, Reflector } from './reflector.js';
 
 /** Pods that have terminated hold nothing; leaving them out keeps lists and memory small. */
@@ -25,15 +26,15 @@ export interface ClusterSyncDeps {
   readonly delay?: Delay;
 }
 
-function listPage(list: {
-  items: unknown[];
-  metadata?: { resourceVersion?: string; _continue?: string };
-}): ListPage {
-  return {
-    items: list.items,
-    resourceVersion: list.metadata?.resourceVersion ?? '',
-    continueToken: list.metadata?._continue,
-  };
+/** Pages of `path`, streamed item by item (see listChunk). */
+function lister(kubeConfig: KubeConfig, path: string, query: Readonly<Record<string, string>>) {
+  return (
+    limit: number,
+    continueToken: string | undefined,
+    onItem: (object: unknown) => void,
+    signal: AbortSignal,
+  ): Promise<ListPage> =>
+    listChunk(kubeConfig, { path, query: { ...query, limit, continue: continueToken }, onItem, signal });
 }
 
 /** Keeps the pod store and the set of cluster nodes in step with the API server. */
@@ -43,7 +44,6 @@ export class ClusterSync {
 
   constructor(deps: ClusterSyncDeps) {
     const { kubeConfig, podStore, clusterNodes, config } = deps;
-    const api = kubeConfig.makeApiClient(CoreV1Api);
     const watch = new Watch(kubeConfig);
     const logger = deps.logger.child({ module: 'cluster-sync' });
     const common = {
@@ -61,49 +61,50 @@ export class ClusterSync {
       deps.onCapacityReleased(before.node as string);
     };
 
+    const upsert = (record: PodRecord) => {
+      const before = podStore.get(record.uid);
+      podStore.upsert(record);
+      released(before, podStore.get(record.uid));
+    };
+    const pods = new PodDecoder();
+    const podQuery = { fieldSelector: LIVE_PODS };
     this.pods = new Reflector<PodRecord>({
       ...common,
       resource: 'pods',
       path: '/api/v1/pods',
-      query: { fieldSelector: LIVE_PODS },
-      decode: podRecord,
-      list: async (limit, continueToken) => {
-        const list = await api.listPodForAllNamespaces({
-          fieldSelector: LIVE_PODS,
-          limit,
-          _continue: continueToken,
-        });
-        return listPage(list);
-      },
+      query: podQuery,
+      decode: (object) => pods.decode(object),
+      list: lister(kubeConfig, '/api/v1/pods', podQuery),
       handler: {
-        replace(records) {
-          const before = new Map([...podStore.values()].map((p) => [p.uid, p]));
-          podStore.replace(records);
-          for (const [uid, pod] of before) released(pod, podStore.get(uid));
-        },
-        upsert(record) {
-          const before = podStore.get(record.uid);
-          podStore.upsert(record);
-          released(before, podStore.get(record.uid));
-        },
+        relisting: () => podStore.beginRelist(),
+        listed: upsert,
+        relisted: () => podStore.endRelist((gone) => released(gone, undefined)),
+        upsert,
         remove(record) {
           released(podStore.remove(record.uid), undefined);
         },
       },
     });
 
+    // A few thousand names: gathered, then swapped in whole.
+    let listedNodes: string[] = [];
     this.nodes = new Reflector<string>({
       ...common,
       resource: 'nodes',
       path: '/api/v1/nodes',
       query: {},
       decode: nodeName,
-      list: async (limit, continueToken) => {
-        const list = await api.listNode({ limit, _continue: continueToken });
-        return listPage(list);
-      },
+      list: lister(kubeConfig, '/api/v1/nodes', {}),
       handler: {
-        replace(names) {
+        relisting() {
+          listedNodes = [];
+        },
+        listed(name) {
+          listedNodes.push(name);
+        },
+        relisted() {
+          const names = listedNodes;
+          listedNodes = [];
           for (const gone of clusterNodes.replace(names)) deps.onNodeGone(gone);
           deps.onNodesListed();
         },

@@ -2,16 +2,21 @@ import type { Watch } from '@kubernetes/client-node';
 import type { FastifyBaseLogger } from 'fastify';
 import { Backoff, type Delay } from './backoff.js';
 
-/** What a reflector keeps in step with the API server. */
+/**
+ * What a reflector keeps in step with the API server. A (re)list arrives as `relisting`, then
+ * `listed` for each item as the pages come in, then `relisted` once the list is complete; a list
+ * that fails part way is started again with `relisting`. Watch events arrive as upsert/remove.
+ */
 export interface ReflectorHandler<T> {
-  /** The whole current state, after a (re)list. */
-  replace(items: T[]): void;
+  relisting(): void;
+  listed(item: T): void;
+  /** The list is complete: what was not `listed` since `relisting` no longer exists. */
+  relisted(count: number): void;
   upsert(item: T): void;
   remove(item: T): void;
 }
 
 export interface ListPage {
-  readonly items: readonly unknown[];
   readonly resourceVersion: string;
   readonly continueToken: string | undefined;
 }
@@ -19,8 +24,16 @@ export interface ListPage {
 export interface ReflectorOptions<T> {
   /** For logs: "pods", "nodes". */
   readonly resource: string;
-  /** Lists one page; `continueToken` undefined for the first. */
-  list(limit: number, continueToken: string | undefined): Promise<ListPage>;
+  /**
+   * Lists one page, handing each raw item to `onItem` as it arrives; `continueToken` undefined for
+   * the first. A page that cannot be had rejects (an HTTP status in `statusCode` or `code`).
+   */
+  list(
+    limit: number,
+    continueToken: string | undefined,
+    onItem: (object: unknown) => void,
+    signal: AbortSignal,
+  ): Promise<ListPage>;
   readonly watch: Watch;
   /** Watch path, e.g. /api/v1/pods. */
   readonly path: string;
@@ -130,23 +143,33 @@ export class Reflector<T> {
   }
 
   async #relist(): Promise<void> {
-    const items: T[] = [];
+    const { handler, decode } = this.#o;
+    let count = 0;
+    const onItem = (object: unknown) => {
+      const item = decode(object);
+      if (item === undefined) return;
+      count++;
+      handler.listed(item);
+    };
     let continueToken: string | undefined;
     let resourceVersion = '';
+    handler.relisting();
     do {
-      const page = await this.#o.list(this.#o.pageSize, continueToken);
-      if (continueToken === undefined) resourceVersion = page.resourceVersion;
-      for (const object of page.items) {
-        const item = this.#o.decode(object);
-        if (item !== undefined) items.push(item);
+      let page: ListPage;
+      try {
+        page = await this.#o.list(this.#o.pageSize, continueToken, onItem, this.#stop.signal);
+      } catch (err) {
+        // The continue token of a long list outlived the API server's compaction: start over now.
+        if (continueToken !== undefined && statusCode(err) === 410) throw new ResourceExpired();
+        throw err;
       }
+      if (continueToken === undefined) resourceVersion = page.resourceVersion;
       continueToken = page.continueToken || undefined;
     } while (continueToken !== undefined && !this.#stop.signal.aborted);
     if (this.#stop.signal.aborted) return;
-    this.#o.handler.replace(items);
+    handler.relisted(count);
     this.#resourceVersion = resourceVersion;
-    if (!this.#synced)
-      this.#o.logger.info({ resource: this.#o.resource, count: items.length }, 'initial list synced');
+    if (!this.#synced) this.#o.logger.info({ resource: this.#o.resource, count }, 'initial list synced');
     this.#synced = true;
   }
 

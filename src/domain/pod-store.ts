@@ -4,16 +4,20 @@ import type { Reservations } from './reservations.js';
 import { type Amounts, isEmpty } from './resources.js';
 
 /**
- * What ioplace keeps of a pod: a few strings and its demand, never the Pod object, so that a
- * cluster of 150k pods costs a few megabytes.
+ * What ioplace keeps of a pod: what accounting needs and nothing else (no name: bind and preempt
+ * get the pod's name from the scheduler), never the Pod object. The decoder shares node names,
+ * phases and equal demands between records, so a pod costs its uid and a few pointers.
  */
 export interface PodRecord {
   readonly uid: string;
-  readonly namespace: string;
-  readonly name: string;
+  /** @deprecated Not kept by the decoder; still accepted from callers that set them. */
+  readonly namespace?: string;
+  /** @deprecated Not kept by the decoder; still accepted from callers that set them. */
+  readonly name?: string;
   /** spec.nodeName: undefined until the pod is bound. */
   readonly node: string | undefined;
   readonly phase: string;
+  /** Possibly shared with other records, and then frozen: never change it. */
   readonly demand: Amounts;
 }
 
@@ -45,6 +49,8 @@ export class PodStore {
   readonly #reservations: Reservations;
   readonly #clock: Clock;
   #initialSync = true;
+  /** The uids a relist in progress has shown so far. */
+  #listed: Set<string> | undefined;
 
   constructor(deps: { commitments: Commitments; reservations: Reservations; clock: Clock }) {
     this.#commitments = deps.commitments;
@@ -63,6 +69,7 @@ export class PodStore {
     }
     const before = this.#pods.get(pod.uid);
     this.#pods.set(pod.uid, pod);
+    this.#listed?.add(pod.uid);
     if (!holdsDemand(pod)) {
       this.#commitments.pods.release(pod.uid);
       this.#setMeasured(pod.uid);
@@ -94,12 +101,35 @@ export class PodStore {
 
   /** Makes the store exactly `pods` (after a relist), releasing whatever vanished meanwhile. */
   replace(pods: Iterable<PodRecord>): void {
-    const seen = new Set<string>();
-    for (const pod of pods) {
-      seen.add(pod.uid);
-      this.upsert(pod);
+    this.beginRelist();
+    for (const pod of pods) this.upsert(pod);
+    this.endRelist();
+  }
+
+  /**
+   * A relist starts: the pods upserted from now until `endRelist` are all that exist. The list
+   * is applied page by page as it arrives rather than gathered first, so that a big cluster's
+   * list never lives twice in memory, and pods without demand are never held at all.
+   */
+  beginRelist(): void {
+    this.#listed = new Set();
+  }
+
+  /**
+   * The relist is complete: removes (and releases) every pod it did not show, calling
+   * `onRemoved` with each, and ends the initial sync.
+   */
+  endRelist(onRemoved?: (pod: PodRecord) => void): void {
+    const listed = this.#listed;
+    this.#listed = undefined;
+    if (listed !== undefined) {
+      // Deleting the entry being visited is safe in a Map iteration.
+      for (const uid of this.#pods.keys()) {
+        if (listed.has(uid)) continue;
+        const removed = this.remove(uid);
+        if (removed !== undefined) onRemoved?.(removed);
+      }
     }
-    for (const uid of [...this.#pods.keys()]) if (!seen.has(uid)) this.remove(uid);
     this.#initialSync = false;
   }
 

@@ -46,6 +46,30 @@ describe('cluster sync', () => {
     expect(list?.query.fieldSelector).toBe('status.phase!=Succeeded,status.phase!=Failed');
   });
 
+  it('lists in pages, gzipped when big, and accounts every pod of every page', async () => {
+    h = await startCluster({ cluster: { listPageSize: 10 } }, (api) => {
+      api.addNode(node('n1'));
+      for (let i = 0; i < 25; i++) {
+        const p = pod(`p${String(i).padStart(2, '0')}`, { node: 'n1', iops: '100' });
+        // Bulky, as real pods are (managedFields, last-applied): ten of them make a page the API
+        // server compresses.
+        p.metadata = { ...p.metadata, annotations: { note: `{"x":"${'y'.repeat(14_000)}"}` } };
+        api.addPod(p);
+      }
+      api.addPod(pod('plain', { node: 'n1' }));
+    });
+    await report(h.server, 'n1', CAPACITY);
+    expect(await committedIops('n1')).toBe(2500);
+    expect(h.server.app.podStore.size).toBe(25);
+    const lists = h.api.requests.filter((r) => r.path === '/api/v1/pods' && r.query.watch === undefined);
+    expect(lists.map((r) => [r.query.limit, r.query.continue === undefined])).toEqual([
+      ['10', true],
+      ['10', false],
+      ['10', false],
+    ]);
+    expect(h.api.gzippedResponses).toBeGreaterThanOrEqual(2);
+  });
+
   it('follows binding, termination and deletion through the watch', async () => {
     h = await startCluster({}, (api) => {
       api.addNode(node('n1'));

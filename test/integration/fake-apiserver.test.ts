@@ -125,6 +125,26 @@ describe('lists through CoreV1Api', () => {
     expect(Number(fresh.metadata?.resourceVersion)).toBeGreaterThan(Number(first.metadata?.resourceVersion));
   });
 
+  it('gzips a list of 128 KiB or more for a client that accepts it, as kube-apiserver does', async () => {
+    for (let i = 0; i < 40; i++) {
+      const big = pod(`big-${i}`);
+      big.metadata = { ...big.metadata, annotations: { note: 'x'.repeat(4000) } };
+      server.addPod(big);
+    }
+    const url = `${server.url}/api/v1/pods`;
+    const authorization = `Bearer ${TEST_TOKEN}`;
+    const plain = await fetch(url, { headers: { authorization, 'accept-encoding': 'identity' } });
+    expect(plain.headers.get('content-encoding')).toBeNull();
+    expect(server.gzippedResponses).toBe(0);
+    // client-node asks for gzip and reads it back transparently.
+    const list = await api.listPodForAllNamespaces();
+    expect(list.items).toHaveLength(45);
+    expect(server.gzippedResponses).toBe(1);
+    // Small answers stay plain.
+    await api.listPodForAllNamespaces({ limit: 5 });
+    expect(server.gzippedResponses).toBe(1);
+  });
+
   it('answers 410 Expired to a continue token older than a compaction', async () => {
     const first = await api.listPodForAllNamespaces({ limit: 1 });
     server.addPod(pod('f-new'));

@@ -7,13 +7,15 @@
  *
  * Faithful where clients can tell the difference: one etcd-like resourceVersion counter, watch
  * replay from a resourceVersion, field-selector entry/exit turned into ADDED/DELETED, snapshot
- * pagination, 410 Expired both in the stream and as an HTTP status, Status bodies for errors.
+ * pagination, 410 Expired both in the stream and as an HTTP status, Status bodies for errors,
+ * gzip for big answers to clients that accept it.
  */
 import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { gzipSync } from 'node:zlib';
 import { KubeConfig, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { stringify as toYaml } from 'yaml';
 
@@ -128,11 +130,33 @@ class HttpFailure extends Error {
   }
 }
 
-/** Every answer carries a JSON content type: client-node refuses to parse a body without one. */
-function sendJson(res: ServerResponse, code: number, body: unknown): void {
+/** kube-apiserver compresses answers from this size on (defaultGzipThresholdBytes), at level 1. */
+const GZIP_THRESHOLD = 128 * 1024;
+
+function acceptsGzip(req: IncomingMessage | undefined): boolean {
+  const accepted = req?.headers['accept-encoding'] ?? '';
+  return accepted.split(',').some((coding) => coding.split(';')[0]?.trim().toLowerCase() === 'gzip');
+}
+
+/**
+ * Every answer carries a JSON content type: client-node refuses to parse a body without one.
+ * Given the request, a big answer is gzipped when the client accepts it, as the real server does.
+ */
+function sendJson(res: ServerResponse, code: number, body: unknown, req?: IncomingMessage): boolean {
   const text = JSON.stringify(body);
+  if (text.length >= GZIP_THRESHOLD && acceptsGzip(req)) {
+    const zipped = gzipSync(text, { level: 1 });
+    res.writeHead(code, {
+      'content-type': 'application/json',
+      'content-encoding': 'gzip',
+      'content-length': zipped.length,
+    });
+    res.end(zipped);
+    return true;
+  }
   res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
+  return false;
 }
 
 const MAX_BODY = 1024 * 1024;
@@ -270,6 +294,18 @@ const EXPIRED_CONTINUE =
   'The provided continue parameter is too old to display a consistent list result. ' +
   'You can start a new list without the continue parameter.';
 
+/** The index of the first of the sorted `keys` after `start`. */
+function firstAfter(keys: readonly string[], start: string): number {
+  let low = 0;
+  let high = keys.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if ((keys[mid] as string) <= start) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Routes
 
@@ -312,6 +348,8 @@ export class FakeApiServer {
   readonly tokens = new Map<string, FakeTokenIdentity>();
   /** Every token reviewed, in order (to check caching). */
   readonly reviewedTokens: string[] = [];
+  /** How many answers went out gzipped. */
+  gzippedResponses = 0;
 
   readonly #server: Server;
   readonly #pods = new Map<string, KubeObject>();
@@ -320,6 +358,8 @@ export class FakeApiServer {
   readonly #watchers = new Set<Watcher>();
   readonly #sockets = new Set<Socket>();
   readonly #faults: Fault[] = [];
+  /** Per kind, the state a paginated list is served from, keys sorted: a page costs no sort. */
+  readonly #listViews = new Map<Kind, { rv: number; state: Map<string, KubeObject>; keys: string[] }>();
   #rv = 1;
   #compactedRv = 0;
   #compactionAnswer: CompactionAnswer = 'event';
@@ -631,7 +671,7 @@ export class FakeApiServer {
   ): Promise<void> {
     const watch = query.get('watch') === 'true' || query.get('watch') === '1';
     const listOrWatch = (kind: Kind, namespace?: string) =>
-      watch ? this.#watch(kind, namespace, query, req, res) : this.#list(kind, namespace, query, res);
+      watch ? this.#watch(kind, namespace, query, req, res) : this.#list(kind, namespace, query, req, res);
     const routes: [string, RegExp, (params: string[]) => void | Promise<void>][] = [
       ['GET', ROUTES.list, ([resource]) => listOrWatch(resource === 'pods' ? 'pod' : 'node')],
       ['GET', ROUTES.namespacedPods, ([namespace = '']) => listOrWatch('pod', namespace)],
@@ -667,7 +707,13 @@ export class FakeApiServer {
   }
 
   /** A list from one snapshot: later pages of a paginated list see the state of the first. */
-  #list(kind: Kind, namespace: string | undefined, query: URLSearchParams, res: ServerResponse): void {
+  #list(
+    kind: Kind,
+    namespace: string | undefined,
+    query: URLSearchParams,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): void {
     const matches = this.#selector(kind, namespace, query);
     const limitText = query.get('limit');
     const limit = limitText === null ? 0 : Number(limitText);
@@ -676,12 +722,12 @@ export class FakeApiServer {
     const token = continueText ? decodeContinue(continueText) : undefined;
     if (token !== undefined && token.rv < this.#compactedRv) throw new HttpFailure(410, EXPIRED_CONTINUE);
     const rv = token?.rv ?? this.#rv;
-    const state = rv === this.#rv ? this.#store(kind) : this.#snapshot(kind, rv);
+    const { state, keys } = this.#view(kind, rv);
     const start = token?.start ?? '';
-    const keys = [...state.keys()].sort().filter((key) => key > start);
     const page: string[] = [];
     let more = false;
-    for (const key of keys) {
+    for (let i = firstAfter(keys, start); i < keys.length; i++) {
+      const key = keys[i] as string;
       const object = state.get(key);
       if (object === undefined || !matches(object)) continue;
       if (limit > 0 && page.length === limit) {
@@ -698,7 +744,21 @@ export class FakeApiServer {
       const { apiVersion: _apiVersion, kind: _kind, ...rest } = state.get(key) as KubeObject;
       return rest;
     });
-    sendJson(res, 200, { kind: TYPES[kind].listKind, apiVersion: 'v1', metadata, items });
+    if (sendJson(res, 200, { kind: TYPES[kind].listKind, apiVersion: 'v1', metadata, items }, req)) {
+      this.gzippedResponses += 1;
+    }
+  }
+
+  /** The state of `kind` at `rv` with its keys sorted; the same until the next change or rv. */
+  #view(kind: Kind, rv: number): { state: Map<string, KubeObject>; keys: string[] } {
+    const cached = this.#listViews.get(kind);
+    // A change bumps the current rv, so a view of a given rv never goes stale.
+    if (cached !== undefined && cached.rv === rv) return cached;
+    // The live store is copied: the view must stay as it was at `rv` while the store changes.
+    const state = rv === this.#rv ? new Map(this.#store(kind)) : this.#snapshot(kind, rv);
+    const view = { rv, state, keys: [...state.keys()].sort() };
+    this.#listViews.set(kind, view);
+    return view;
   }
 
   /** A chunked stream of one JSON event per line: replay or initial ADDEDs first, then live changes. */

@@ -7,8 +7,6 @@ const T = 1_000_000;
 
 function pod(overrides: Partial<PodRecord> & { uid: string }): PodRecord {
   return {
-    namespace: 'ns',
-    name: overrides.uid,
     node: 'a',
     phase: 'Running',
     demand: { iops: 100 },
@@ -274,6 +272,47 @@ describe('PodStore', () => {
       expect(reservations.has('u1')).toBe(false);
       expect(commitments.pods.on('a')).toEqual({ iops: 100 });
       expect(commitments.reserved.on('a')).toEqual({});
+    });
+  });
+
+  describe('beginRelist / endRelist: a relist applied as its pages arrive', () => {
+    it('keeps what the relist showed, and removes and reports what it did not', () => {
+      const { commitments, store } = setup();
+      store.upsert(pod({ uid: 'stays', node: 'a', demand: { iops: 1 } }));
+      store.upsert(pod({ uid: 'gone', node: 'a', demand: { iops: 10 } }));
+      store.upsert(pod({ uid: 'gone-too', node: 'b', demand: { iops: 100 } }));
+      store.beginRelist();
+      store.upsert(pod({ uid: 'stays', node: 'a', demand: { iops: 2 } }));
+      // Until the relist is complete, nothing it has not shown yet is dropped.
+      expect(store.size).toBe(3);
+      store.upsert(pod({ uid: 'new', node: 'b', demand: { iops: 1000 } }));
+      const removed: string[] = [];
+      store.endRelist((gone) => removed.push(`${gone.uid} on ${gone.node}`));
+      expect(removed.sort()).toEqual(['gone on a', 'gone-too on b']);
+      expect([...store.values()].map((p) => p.uid).sort()).toEqual(['new', 'stays']);
+      expect(commitments.pods.on('a')).toEqual({ iops: 2 });
+      expect(commitments.pods.on('b')).toEqual({ iops: 1000 });
+    });
+
+    it('forgets a relist that was started again: only the last one counts', () => {
+      const { store } = setup();
+      store.upsert(pod({ uid: 'u1' }));
+      store.upsert(pod({ uid: 'u2' }));
+      store.beginRelist();
+      store.upsert(pod({ uid: 'u1' })); // then the list fails part way, and starts over
+      store.beginRelist();
+      store.upsert(pod({ uid: 'u2' }));
+      store.endRelist();
+      expect([...store.values()].map((p) => p.uid)).toEqual(['u2']);
+    });
+
+    it('ends the initial sync: pods found running after it are not assumed measured', () => {
+      const { store } = setup({ synced: false });
+      store.beginRelist();
+      store.upsert(pod({ uid: 'found', phase: 'Running' }));
+      store.endRelist();
+      store.upsert(pod({ uid: 'later', phase: 'Running' }));
+      expect(store.unmeasuredCount).toBe(1);
     });
   });
 
