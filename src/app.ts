@@ -219,7 +219,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     server.addHook('onReady', async () => live.watch());
     server.addHook('onClose', async () => live.close());
   }
-  const authenticator = agentAuthenticator(config, kubeConfig, clock);
+  const authenticator = await agentAuthenticator(config, kubeConfig, clock);
   if (authenticator === undefined) {
     logger.warn(
       { host: config.server.host },

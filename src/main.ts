@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { buildApp } from './app.js';
+import { clusterSource } from './cluster/cluster-source.js';
 import type { ClusterConnection } from './cluster/kubeconfig.js';
 import { applyEnvironment, ConfigError, loadConfigFile } from './config/load.js';
 import type { Config } from './config/schema.js';
@@ -15,10 +16,11 @@ async function main(): Promise<void> {
   let cluster: ClusterConnection;
   try {
     config = applyEnvironment(loadConfigFile(configPath), process.env);
-    // kubeconfig.js loads @kubernetes/client-node, some 70 MiB that mode off never needs.
+    // kubeconfig.js loads @kubernetes/client-node, some 50 MiB that a standalone ioplace never needs.
+    const source = clusterSource(config.cluster, process.env);
     cluster =
-      config.cluster.mode === 'off'
-        ? { kubeConfig: undefined, reason: 'cluster.mode is off' }
+      source.kind === 'none'
+        ? { kubeConfig: undefined, reason: source.reason }
         : (await import('./cluster/kubeconfig.js')).findCluster(config.cluster, process.env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;

@@ -5,18 +5,17 @@ import type { Config } from '../config/schema.js';
 import type { Clock } from '../domain/clock.js';
 import { StaticTokens, type TokenAuthenticator } from './agent-auth.js';
 import { parseAgentTokens } from './agent-tokens.js';
-import { TokenReviewer } from './token-review.js';
 
 /**
  * Picks how agents prove who they are. `auto`: the TokenReview API in cluster mode, else the
  * tokens file when one is configured, else nobody is asked (open), which is only sane on a
  * laptop. Returns undefined for open.
  */
-export function agentAuthenticator(
+export async function agentAuthenticator(
   config: Config,
   kubeConfig: KubeConfig | undefined,
   clock: Clock,
-): TokenAuthenticator | undefined {
+): Promise<TokenAuthenticator | undefined> {
   const { auth } = config;
   const mode =
     auth.agents === 'auto'
@@ -43,6 +42,8 @@ export function agentAuthenticator(
     }
   }
   if (kubeConfig === undefined) throw new ConfigError('auth.agents: tokenreview needs cluster access');
+  // Loaded only here: it brings in @kubernetes/client-node, which a standalone ioplace never needs.
+  const { TokenReviewer } = await import('./token-review.js');
   return new TokenReviewer(kubeConfig, {
     serviceAccounts: auth.agentServiceAccounts,
     audience: auth.audience,

@@ -10,10 +10,6 @@ import { type Amounts, isEmpty } from './resources.js';
  */
 export interface PodRecord {
   readonly uid: string;
-  /** @deprecated Not kept by the decoder; still accepted from callers that set them. */
-  readonly namespace?: string;
-  /** @deprecated Not kept by the decoder; still accepted from callers that set them. */
-  readonly name?: string;
   /** spec.nodeName: undefined until the pod is bound. */
   readonly node: string | undefined;
   readonly phase: string;

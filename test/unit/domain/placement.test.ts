@@ -706,8 +706,6 @@ describe('Placement with a PodStore: a newly bound pod is not free room', () => 
     advance(100);
     store.upsert({
       uid: 'u1',
-      namespace: 'ns',
-      name: 'p',
       node: 'n',
       phase: 'Pending',
       demand: { iops: 500 },
@@ -719,8 +717,6 @@ describe('Placement with a PodStore: a newly bound pod is not free room', () => 
     advance(100);
     store.upsert({
       uid: 'u1',
-      namespace: 'ns',
-      name: 'p',
       node: 'n',
       phase: 'Running',
       demand: { iops: 500 },
