@@ -1,17 +1,23 @@
+import { isUtf8 } from 'node:buffer';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import { podDemand } from '../domain/demand.js';
 import type { RejectReason } from '../domain/fit.js';
 import type { Placement } from '../domain/placement.js';
 import { podKey } from '../domain/pod.js';
 import { TooDeepError } from '../http/errors.js';
+import { installJsonBodyParser, rawJsonBody } from '../http/json-body.js';
 import { type Metrics, REASON_LABEL } from '../metrics/metrics.js';
 import { candidateNames } from './candidates.js';
-import { canonicalizeBody } from './preparse.js';
+import { jsonBytes } from './json-answer.js';
+import { nodeListSpans } from './node-list-spans.js';
+import { nodesModeAnswer } from './nodes-answer.js';
+import { canonicalizeExtenderArgs, nodesKeptAsSent } from './preparse.js';
 import {
   type ExtenderArgs,
-  ExtenderArgsKeys,
   ExtenderArgsSchema,
   type ExtenderFilterResult,
+  type WireNode,
 } from './wire-schemas.js';
 
 /** POST <prefix>/filter: ExtenderArgs in, ExtenderFilterResult out, in the mode the request came in. */
@@ -19,12 +25,13 @@ export const filterRoute: FastifyPluginAsyncTypebox<{ placement: Placement; metr
   app,
   { placement, metrics },
 ) => {
+  installJsonBodyParser(app, { keepBody: true });
   app.post(
     '/filter',
     {
       // No response schema: the answer is serialized in the handler (see below), typed by ExtenderFilterResult.
       schema: { body: ExtenderArgsSchema },
-      preValidation: canonicalizeBody(ExtenderArgsKeys),
+      preValidation: canonicalizeExtenderArgs(),
       config: { verb: 'filter' },
     },
     async (request, reply) => {
@@ -38,11 +45,7 @@ export const filterRoute: FastifyPluginAsyncTypebox<{ placement: Placement; metr
       }
       const items = args.Nodes?.items ?? [];
       const passing = passingInOrder(candidates, outcome.passed, args);
-      const result: ExtenderFilterResult = {
-        Nodes:
-          args.Nodes === undefined
-            ? null
-            : { metadata: args.Nodes.metadata ?? {}, items: passing.items(items) },
+      const rest = {
         NodeNames: args.NodeNames === undefined ? null : passing.names(args.NodeNames),
         FailedNodes: outcome.failed,
         FailedAndUnresolvableNodes: outcome.unresolvable,
@@ -57,11 +60,22 @@ export const filterRoute: FastifyPluginAsyncTypebox<{ placement: Placement; metr
         },
         'filter decision',
       );
-      // Serialized here, in one native call: Node objects are echoed whole, and a Node nested
-      // deeper than JSON.stringify can go is the client's fault, not a 500.
-      let body: string;
+      // Serialized here, in one native call, or copied from the request body: Node objects are
+      // echoed whole, and metadata or a Node nested deeper than JSON.stringify can go is the
+      // client's fault, not a 500.
+      let body: Buffer;
       try {
-        body = JSON.stringify(result);
+        const metadata = args.Nodes?.metadata ?? {};
+        const raw = args.Nodes === undefined ? undefined : echoableBody(request, items.length);
+        if (raw !== undefined) {
+          body = nodesModeAnswer(raw.bytes, raw.spans, passing.indexes(items), metadata, rest);
+        } else {
+          const result: ExtenderFilterResult = {
+            Nodes: args.Nodes === undefined ? null : { metadata, items: passing.items(items) },
+            ...rest,
+          };
+          body = jsonBytes(JSON.stringify(result));
+        }
       } catch (err) {
         if (err instanceof RangeError) throw new TooDeepError();
         throw err;
@@ -70,6 +84,20 @@ export const filterRoute: FastifyPluginAsyncTypebox<{ placement: Placement; metr
     },
   );
 };
+
+/**
+ * The request's bytes and where its Nodes are, when the passing Nodes can be echoed by copying
+ * them: no key of a Node was respelled on the way in (else the parsed Node is not its bytes), the
+ * body is well-formed UTF-8 (else its bytes are not what was parsed), and the scan found as many
+ * Nodes as were parsed. Otherwise undefined, and they are serialized.
+ */
+function echoableBody(request: FastifyRequest, parsedItems: number) {
+  const raw = rawJsonBody(request);
+  if (raw === undefined || !nodesKeptAsSent(request) || !isUtf8(raw.bytes)) return undefined;
+  const spans = nodeListSpans(raw.latin1());
+  if (spans === undefined || spans.starts.length !== parsedItems) return undefined;
+  return { bytes: raw.bytes, spans };
+}
 
 /**
  * The passing NodeNames and Node objects, in request order. The scheduler sends one list, and the
@@ -84,5 +112,12 @@ function passingInOrder(candidates: readonly string[], passed: readonly number[]
       names ? list.filter((n) => names.has(n)) : passed.map((i) => list[i] as string),
     items: <T extends { metadata: { name: string } }>(list: readonly T[]) =>
       names ? list.filter((n) => names.has(n.metadata.name)) : passed.map((i) => list[i] as T),
+    /** Where the passing Nodes of `list` are in it. */
+    indexes: (list: readonly { metadata: { name: string } }[]): readonly number[] => {
+      if (!names) return passed;
+      const out: number[] = [];
+      for (let i = 0; i < list.length; i++) if (names.has((list[i] as WireNode).metadata.name)) out.push(i);
+      return out;
+    },
   };
 }

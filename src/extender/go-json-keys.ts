@@ -16,7 +16,8 @@ export interface KeyShape {
 }
 
 export function shapeOf(fields: Record<string, KeyShape | null>): KeyShape {
-  const out: Record<string, { name: string; shape?: KeyShape }> = {};
+  // No prototype: a body key such as "constructor" must not find Object.prototype's.
+  const out: Record<string, { name: string; shape?: KeyShape }> = Object.create(null);
   for (const [name, shape] of Object.entries(fields)) {
     out[name.toLowerCase()] = shape === null ? { name } : { name, shape };
   }

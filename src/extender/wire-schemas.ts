@@ -77,9 +77,20 @@ export const PodKeys = shapeOf({
   }),
 });
 
+/** The keys of a Node that ioplace reads. */
+export const NodeKeys = shapeOf({ metadata: shapeOf({ name: null }) });
+
+/** The keys of ExtenderArgs ioplace reads; filter and prioritize apply it in two steps (preparse.ts). */
 export const ExtenderArgsKeys: KeyShape = shapeOf({
   Pod: PodKeys,
-  Nodes: shapeOf({ metadata: null, items: arrayOf(shapeOf({ metadata: shapeOf({ name: null }) })) }),
+  Nodes: shapeOf({ metadata: null, items: arrayOf(NodeKeys) }),
+  NodeNames: null,
+});
+
+/** ExtenderArgsKeys down to the NodeList, whose items are left as they are. */
+export const ExtenderArgsKeysAboveNodes: KeyShape = shapeOf({
+  Pod: PodKeys,
+  Nodes: shapeOf({ metadata: null, items: null }),
   NodeNames: null,
 });
 
