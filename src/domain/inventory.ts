@@ -42,14 +42,17 @@ export class Inventory {
     if (!this.#entries.has(node) && this.#entries.size >= this.#maxNodes) {
       throw new InventoryFullError(this.#maxNodes);
     }
+    const state = this.book.acquire(node);
+    // The book's own copy of the name, rather than the caller's slice of a request.
+    const name = state.node;
     const entry: NodeEntry = Object.freeze({
-      node,
+      node: name,
       capacity: Object.freeze({ ...report.capacity }),
       usage: Object.freeze({ ...report.usage }),
       receivedAt,
     });
-    this.#entries.set(node, entry);
-    this.book.acquire(node).report = entry;
+    this.#entries.set(name, entry);
+    state.report = entry;
     return entry;
   }
 

@@ -1,6 +1,5 @@
 import type { Committed } from './commitments.js';
 import type { NodeEntry } from './inventory.js';
-import type { NodeState } from './node-book.js';
 import type { PlacementSettings } from './placement-settings.js';
 import { type Amounts, DIMENSIONS, sumAmounts } from './resources.js';
 
@@ -101,39 +100,3 @@ export function assessNode(
 
 /** What fit and score read of a node: a NodeAssessment, or the allocation-free NodeFigures. */
 export type NodeFit = Pick<NodeAssessment, 'known' | 'fresh' | 'capacity' | 'allocatable' | 'free'>;
-
-/**
- * The figures fit and score need, read from a node's NodeState without allocating anything per
- * node: allocatable and free are the state's own derived figures, computed once per change. The
- * scheduling hot path loads one instance with node after node; views that keep their figures use
- * assessNode instead. Both follow freeAmount.
- */
-export class NodeFigures implements NodeFit {
-  known = false;
-  fresh = false;
-  capacity: Amounts = NOTHING;
-  allocatable: Amounts = NOTHING;
-  free: Amounts = NOTHING;
-
-  load(
-    state: NodeState | undefined,
-    now: number,
-    settings: Pick<PlacementSettings, 'staleAfterMs' | 'reserveFraction'>,
-  ): this {
-    const report = state?.report;
-    if (state === undefined || report === undefined) {
-      this.known = false;
-      this.fresh = false;
-      this.capacity = NOTHING;
-      this.allocatable = NOTHING;
-      this.free = NOTHING;
-      return this;
-    }
-    this.known = true;
-    this.fresh = Math.max(0, now - report.receivedAt) <= settings.staleAfterMs;
-    this.capacity = report.capacity;
-    this.allocatable = state.allocatable(settings.reserveFraction);
-    this.free = state.free(settings.reserveFraction);
-    return this;
-  }
-}

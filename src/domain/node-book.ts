@@ -7,34 +7,45 @@ import { type Amounts, DIMENSIONS, isEmpty } from './resources.js';
 export type CommitmentPart = 'pods' | 'unmeasured' | 'reserved';
 
 /**
- * Per-dimension figures with every dimension present (undefined when not measured), so that all
- * of them share one object shape and the scheduling path reads them without polymorphic lookups.
+ * The layout of a node's row in NodeBook.figures: plain doubles in one typed array, so that the
+ * scheduling path reads a node's figures from one cache line instead of chasing a report object,
+ * two figure objects and a boxed number per field. NaN marks a dimension the node does not report.
  */
-function blankAmounts(): Amounts {
-  return { ingressBandwidth: undefined, egressBandwidth: undefined, iops: undefined };
-}
+export const ROW = {
+  /** Numbers per row: 64 bytes. */
+  stride: 8,
+  /** Clock time (ms) of the report; NaN without one. */
+  receivedAt: 0,
+  /** The reserve fraction the row was derived with; NaN when a change made it stale. */
+  derivedFor: 1,
+  /** Free capacity (freeAmount) of DIMENSIONS[i] at free + i. */
+  free: 2,
+  /** capacity x (1 - reserveFraction) of DIMENSIONS[i] at allocatable + i. */
+  allocatable: 5,
+} as const;
 
 /**
- * Everything ioplace holds about one node, in one object that one lookup reaches: the latest
- * report and the running totals of what is committed there. The node's allocatable and free
- * figures are derived from them once after each change (a report, a pod bound or gone, a
- * reservation) and then reused by every scheduling request until the next change, instead of
- * being recomputed for every candidate of every request.
+ * Everything ioplace holds about one node, reached by one lookup: the latest report and the
+ * running totals of what is committed there. The node's free and allocatable figures are derived
+ * from them once after each change (a report, a pod bound or gone, a reservation) into the node's
+ * row of NodeBook.figures, and then reused by every scheduling request until the next change,
+ * instead of being recomputed for every candidate of every request.
  */
 export class NodeState {
   #report: NodeEntry | undefined = undefined;
   readonly pods: Amounts = {};
   readonly unmeasured: Amounts = {};
   readonly reserved: Amounts = {};
-  /** The reserve fraction the cached figures were derived with; NaN when a change made them stale. */
-  #derivedFor = Number.NaN;
   /** Bumped on every change; whatever is derived from the node's figures holds for one version. */
   #version = 0;
   #verdict: { readonly version: number; readonly question: string; readonly verdict: FitVerdict } | undefined;
-  readonly #allocatable = blankAmounts();
-  readonly #free = blankAmounts();
 
-  constructor(readonly node: string) {}
+  constructor(
+    readonly node: string,
+    readonly book: NodeBook,
+    /** Where the node's row starts in book.figures. */
+    readonly row: number,
+  ) {}
 
   get report(): NodeEntry | undefined {
     return this.#report;
@@ -47,7 +58,7 @@ export class NodeState {
 
   /** Call after changing a commitment total, so that the derived figures are recomputed. */
   changed(): void {
-    this.#derivedFor = Number.NaN;
+    this.book.figures[this.row + ROW.derivedFor] = Number.NaN;
     this.#version++;
     this.#verdict = undefined;
   }
@@ -69,16 +80,21 @@ export class NodeState {
     this.#verdict = { version: this.#version, question, verdict };
   }
 
+  /** Makes the row current for `reserveFraction` and returns book.figures, where it is. */
+  derived(reserveFraction: number): Float64Array {
+    const figures = this.book.figures;
+    if (figures[this.row + ROW.derivedFor] !== reserveFraction) this.#derive(figures, reserveFraction);
+    return figures;
+  }
+
   /** capacity x (1 - reserveFraction), for the dimensions the report measures. */
   allocatable(reserveFraction: number): Amounts {
-    if (this.#derivedFor !== reserveFraction) this.#derive(reserveFraction);
-    return this.#allocatable;
+    return this.#amounts(ROW.allocatable, reserveFraction);
   }
 
   /** Free capacity (freeAmount) for the dimensions the report measures. */
   free(reserveFraction: number): Amounts {
-    if (this.#derivedFor !== reserveFraction) this.#derive(reserveFraction);
-    return this.#free;
+    return this.#amounts(ROW.free, reserveFraction);
   }
 
   /** Nothing reported and nothing committed: the state can go. */
@@ -88,35 +104,59 @@ export class NodeState {
     );
   }
 
-  #derive(reserveFraction: number): void {
+  #amounts(at: number, reserveFraction: number): Amounts {
+    const figures = this.derived(reserveFraction);
+    const out: Amounts = {};
+    DIMENSIONS.forEach((d, i) => {
+      const value = figures[this.row + at + i] as number;
+      if (!Number.isNaN(value)) out[d] = value;
+    });
+    return out;
+  }
+
+  #derive(figures: Float64Array, reserveFraction: number): void {
     const report = this.#report;
-    for (const d of DIMENSIONS) {
+    const row = this.row;
+    figures[row + ROW.receivedAt] = report === undefined ? Number.NaN : report.receivedAt;
+    DIMENSIONS.forEach((d, i) => {
       const capacity = report?.capacity[d];
       if (report === undefined || capacity === undefined) {
-        this.#allocatable[d] = undefined;
-        this.#free[d] = undefined;
-        continue;
+        figures[row + ROW.allocatable + i] = Number.NaN;
+        figures[row + ROW.free + i] = Number.NaN;
+        return;
       }
       const usable = capacity * (1 - reserveFraction);
-      this.#allocatable[d] = usable;
-      this.#free[d] = freeAmount(
+      figures[row + ROW.allocatable + i] = usable;
+      figures[row + ROW.free + i] = freeAmount(
         usable,
         report.usage[d] ?? 0,
         this.pods[d] ?? 0,
         this.unmeasured[d] ?? 0,
         this.reserved[d] ?? 0,
       );
-    }
-    this.#derivedFor = reserveFraction;
+    });
+    figures[row + ROW.derivedFor] = reserveFraction;
   }
 }
 
+const INITIAL_ROWS = 64;
+
 /**
  * The NodeState of every node ioplace knows anything about, shared by the inventory (reports)
- * and the commitment ledgers, so that placing a pod costs one map lookup per candidate node.
+ * and the commitment ledgers, so that placing a pod costs one map lookup per candidate node and
+ * one read of the node's row of `figures`.
  */
 export class NodeBook {
   readonly #states = new Map<string, NodeState>();
+  #figures = new Float64Array(INITIAL_ROWS * ROW.stride).fill(Number.NaN);
+  /** Rows of pruned nodes, reused before the array grows. */
+  readonly #spareRows: number[] = [];
+  #rowsUsed = 0;
+
+  /** Every node's derived figures (see ROW); replaced when it grows, so read it after changes. */
+  get figures(): Float64Array {
+    return this.#figures;
+  }
 
   get(node: string): NodeState | undefined {
     return this.#states.get(node);
@@ -126,18 +166,48 @@ export class NodeBook {
   acquire(node: string): NodeState {
     let state = this.#states.get(node);
     if (state === undefined) {
-      state = new NodeState(node);
-      this.#states.set(node, state);
+      const key = compactCopy(node);
+      state = new NodeState(key, this, this.#takeRow());
+      this.#states.set(key, state);
     }
     return state;
   }
 
   /** Forgets the state once nothing is left in it, so that departed nodes do not pile up. */
   prune(state: NodeState): void {
-    if (state.vacant && this.#states.get(state.node) === state) this.#states.delete(state.node);
+    if (!state.vacant || this.#states.get(state.node) !== state) return;
+    this.#states.delete(state.node);
+    this.#figures.fill(Number.NaN, state.row, state.row + ROW.stride);
+    this.#spareRows.push(state.row);
   }
 
   get size(): number {
     return this.#states.size;
   }
+
+  #takeRow(): number {
+    const spare = this.#spareRows.pop();
+    if (spare !== undefined) return spare;
+    const row = this.#rowsUsed * ROW.stride;
+    if (row + ROW.stride > this.#figures.length) {
+      const grown = new Float64Array(this.#figures.length * 2).fill(Number.NaN);
+      grown.set(this.#figures);
+      this.#figures = grown;
+    }
+    this.#rowsUsed++;
+    return row;
+  }
+}
+
+/** Printable Latin-1: what a compact one-byte copy keeps exactly (a node name is plain ASCII). */
+const ONE_BYTE = /^[\u0020-\u00ff]*$/;
+
+/**
+ * A copy of a node name that owns its characters. Names arrive as slices of a request URL or of
+ * a watch event's text, and a slice kept as a map key drags its whole source along and costs one
+ * more memory access on every lookup by name: with thousands of candidates per scheduling
+ * request, those accesses are most of the request's cost.
+ */
+function compactCopy(name: string): string {
+  return ONE_BYTE.test(name) ? Buffer.from(name, 'latin1').toString('latin1') : name;
 }

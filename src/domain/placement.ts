@@ -9,8 +9,9 @@ import {
   type RejectReason,
 } from './fit.js';
 import type { Inventory } from './inventory.js';
-import { assessNode, type NodeAssessment, NodeFigures, type NodeFit } from './node-assessment.js';
+import { assessNode, type NodeAssessment, type NodeFit } from './node-assessment.js';
 import type { NodeBook } from './node-book.js';
+import { NodeFigures } from './node-figures.js';
 import type { PlacementSettings } from './placement-settings.js';
 import { evictionMakesRoom } from './preemption.js';
 import type { RejectionMemory } from './rejection-memory.js';

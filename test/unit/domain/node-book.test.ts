@@ -79,3 +79,28 @@ describe('NodeBook', () => {
     expect(state.recalledVerdict('q')).toBeUndefined();
   });
 });
+
+describe('NodeBook rows', () => {
+  it('keeps every node its own figures as the book grows, and reuses the rows of forgotten nodes', () => {
+    const { book, inventory } = setUp();
+    const many = new Inventory({ maxNodes: 1000, book });
+    for (let i = 0; i < 300; i++) many.record(`n-${i}`, { capacity: { iops: 1000 + i }, usage: {} }, i);
+    for (let i = 0; i < 300; i++) expect(book.get(`n-${i}`)?.free(0).iops).toBe(1000 + i);
+    const row = book.get('n-7')?.row;
+    many.forget('n-7');
+    inventory.record('newcomer', { capacity: { ingressBandwidth: 5 }, usage: {} }, 0);
+    const newcomer = book.get('newcomer');
+    expect(newcomer?.row).toBe(row);
+    expect(newcomer?.free(0)).toEqual({ ingressBandwidth: 5 });
+    expect(book.get('n-8')?.free(0).iops).toBe(1008);
+  });
+
+  it('keys the book by its own copy of a name, equal to the one it was given', () => {
+    const url = '/v1/nodes/ip-10-0-0-1.ec2.internal/report';
+    const name = url.slice('/v1/nodes/'.length, url.indexOf('/report'));
+    const { book, inventory } = setUp();
+    inventory.record(name, { capacity: {}, usage: {} }, 0);
+    expect(book.get('ip-10-0-0-1.ec2.internal')?.node).toBe(name);
+    expect(inventory.get(name)?.node).toBe('ip-10-0-0-1.ec2.internal');
+  });
+});
