@@ -44,6 +44,11 @@ export function freeAmount(
   return Math.max(0, allocatable - reserved - Math.max(usage + unmeasured, pods));
 }
 
+/** A report received at `receivedAt` still counts as knowledge of the node at `now`. */
+export function isFresh(receivedAt: number, now: number, staleAfterMs: number): boolean {
+  return Math.max(0, now - receivedAt) <= staleAfterMs;
+}
+
 export function assessNode(
   node: string,
   entry: NodeEntry | undefined,
@@ -86,7 +91,7 @@ export function assessNode(
   return {
     node,
     known: true,
-    fresh: ageMs <= settings.staleAfterMs,
+    fresh: isFresh(entry.receivedAt, now, settings.staleAfterMs),
     receivedAt: entry.receivedAt,
     ageSeconds: ageMs / 1000,
     capacity: entry.capacity,

@@ -1,4 +1,4 @@
-import type { NodeFit } from './node-assessment.js';
+import { isFresh, type NodeFit } from './node-assessment.js';
 import { type NodeState, ROW } from './node-book.js';
 import type { PlacementSettings } from './placement-settings.js';
 import { type Amounts, DIMENSIONS } from './resources.js';
@@ -56,7 +56,7 @@ export class NodeFigures implements NodeFit {
     const figures = state.derived(settings.reserveFraction);
     const row = state.row;
     this.known = true;
-    this.fresh = Math.max(0, now - (figures[row + ROW.receivedAt] as number)) <= settings.staleAfterMs;
+    this.fresh = isFresh(figures[row + ROW.receivedAt] as number, now, settings.staleAfterMs);
     this.capacity = report.capacity;
     const free0 = figures[row + ROW.free] as number;
     const free1 = figures[row + ROW.free + 1] as number;

@@ -1,6 +1,7 @@
 import type { Clock } from './clock.js';
 import type { Commitments } from './commitments.js';
 import type { DemandResult } from './demand.js';
+import { DemandPlan } from './demand-plan.js';
 import {
   type FitVerdict,
   fitVerdict,
@@ -9,8 +10,8 @@ import {
   type RejectReason,
 } from './fit.js';
 import type { Inventory } from './inventory.js';
-import { assessNode, type NodeAssessment, type NodeFit } from './node-assessment.js';
-import type { NodeBook } from './node-book.js';
+import { assessNode, isFresh, type NodeAssessment, type NodeFit } from './node-assessment.js';
+import { type NodeBook, ROW } from './node-book.js';
 import { NodeFigures } from './node-figures.js';
 import type { PlacementSettings } from './placement-settings.js';
 import { evictionMakesRoom } from './preemption.js';
@@ -100,13 +101,24 @@ export class Placement {
     }
     const now = this.#clock();
     const settings = this.#settings();
-    // One reusable view of node figures: the pass path allocates nothing per node.
+    const book = this.#book;
+    // Most candidates fit: the plan passes them from their figure rows. The others go through
+    // fitVerdict on one reusable view (nothing allocated per node), for their messages.
+    const plan = demand.ok ? new DemandPlan(demand.demand, settings) : undefined;
     const figures = new NodeFigures();
     const format = memoizedFormat();
     const question = demand.ok ? verdictQuestion(demand.demand, settings) : undefined;
     for (let i = 0; i < candidates.length; i++) {
       const name = candidates[i] as string;
-      const state = this.#book.get(name);
+      const state = book.get(name);
+      if (plan !== undefined && state?.report !== undefined) {
+        const rows = state.derived(settings.reserveFraction);
+        const fresh = isFresh(rows[state.row + ROW.receivedAt] as number, now, settings.staleAfterMs);
+        if (fresh && plan.fitsRow(rows, state.row)) {
+          outcome.passed.push(i);
+          continue;
+        }
+      }
       const node = figures.load(state, now, settings);
       // Only a fresh node's verdict depends on its figures; the others are cheap to give again.
       const memoable = question !== undefined && state !== undefined && node.fresh;
@@ -136,10 +148,21 @@ export class Placement {
     const settings = this.#settings();
     if (!demand.ok || (demand.none && !settings.scoreAllPods)) return candidates.map(() => 0);
     const now = this.#clock();
+    const book = this.#book;
+    if (!demand.none) {
+      // A pod with demand is scored from the figure rows (see DemandPlan); no fresh report, 0.
+      const plan = new DemandPlan(demand.demand, settings);
+      return candidates.map((name) => {
+        const state = book.get(name);
+        if (state?.report === undefined) return 0;
+        const rows = state.derived(settings.reserveFraction);
+        const fresh = isFresh(rows[state.row + ROW.receivedAt] as number, now, settings.staleAfterMs);
+        return fresh ? plan.scoreRow(rows, state.row) : 0;
+      });
+    }
     const figures = new NodeFigures();
-    const hasDemand = !demand.none;
     return candidates.map((name) =>
-      scoreValue(demand.demand, hasDemand, figures.load(this.#book.get(name), now, settings), settings),
+      scoreValue(demand.demand, false, figures.load(book.get(name), now, settings), settings),
     );
   }
 

@@ -61,11 +61,17 @@ export function scoreValue(
     weighted += weight * share;
     totalWeight += weight;
   }
+  return finalScore(weighted, totalWeight);
+}
+
+/** round(10 * sum(w_d * s_d) / sum(w_d)), clamped to 0..MAX_SCORE; 0 when nothing was weighed. */
+export function finalScore(weighted: number, totalWeight: number): number {
   if (totalWeight === 0) return 0;
   return Math.min(MAX_SCORE, Math.max(0, Math.round((MAX_SCORE * weighted) / totalWeight)));
 }
 
-function dimensionShare(
+/** s_d of one dimension (see scoreNode); 0 when the node does not measure it. */
+export function dimensionShare(
   need: number,
   free: number | undefined,
   allocatable: number | undefined,
