@@ -3,11 +3,13 @@ import { type Amounts, DIMENSIONS } from './resources.js';
 
 interface Remembered {
   readonly demand: Amounts;
-  readonly at: number;
+  at: number;
 }
 
 function sameDemand(a: Amounts, b: Amounts): boolean {
-  return DIMENSIONS.every((d) => a[d] === b[d]);
+  if (a === b) return true;
+  for (const d of DIMENSIONS) if (a[d] !== b[d]) return false;
+  return true;
 }
 
 function fitsIn(demand: Amounts, node: NodeAssessment): boolean {
@@ -42,6 +44,12 @@ export class RejectionMemory {
       this.#byNode.set(node, list);
     }
     // Kept oldest first: a demand turned away again moves to the end, and the oldest is dropped.
+    const last = list.at(-1);
+    if (last !== undefined && sameDemand(last.demand, demand)) {
+      // The common case, a node turning away the pod it turned away just before: no reshuffle.
+      last.at = now;
+      return;
+    }
     const known = list.findIndex((r) => sameDemand(r.demand, demand));
     if (known >= 0) list.splice(known, 1);
     else if (list.length >= this.#perNode) list.shift();
