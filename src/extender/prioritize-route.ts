@@ -4,7 +4,7 @@ import type { Placement } from '../domain/placement.js';
 import { podKey } from '../domain/pod.js';
 import { installJsonBodyParser } from '../http/json-body.js';
 import { candidateNames } from './candidates.js';
-import { hostPriorityListJson, jsonBytes } from './json-answer.js';
+import { hostPriorityListBytes } from './json-answer.js';
 import { canonicalizeExtenderArgs } from './preparse.js';
 import { ExtenderArgsSchema } from './wire-schemas.js';
 
@@ -39,9 +39,7 @@ export const prioritizeRoute: FastifyPluginAsyncTypebox<{ placement: Placement }
         );
       }
       // Written straight to JSON bytes: no object per candidate, no slow encode at the socket.
-      return reply
-        .type('application/json; charset=utf-8')
-        .send(jsonBytes(hostPriorityListJson(candidates, scores)));
+      return reply.type('application/json; charset=utf-8').send(hostPriorityListBytes(candidates, scores));
     },
   );
 };

@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { hostPriorityListJson, jsonBytes, jsonString } from '../../../src/extender/json-answer.js';
+import {
+  hostPriorityListBytes,
+  hostPriorityListJson,
+  jsonBytes,
+  jsonString,
+} from '../../../src/extender/json-answer.js';
 
 const AWKWARD = [
   '',
@@ -46,6 +51,37 @@ describe('hostPriorityListJson', () => {
 
   it('writes an empty list as []', () => {
     expect(hostPriorityListJson([], [])).toBe('[]');
+  });
+});
+
+describe('hostPriorityListBytes', () => {
+  const hostName = fc.oneof(
+    fc.stringMatching(/^[a-z0-9][a-z0-9.-]{0,60}$/),
+    fc.string({ unit: 'binary' }),
+    fc.constantFrom(...AWKWARD),
+  );
+
+  it('writes the UTF-8 bytes of what JSON.stringify writes, plain ASCII names or not', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(hostName, fc.integer({ min: 0, max: 10 })), { maxLength: 40 }),
+        (pairs) => {
+          const bytes = hostPriorityListBytes(
+            pairs.map(([h]) => h),
+            pairs.map(([, s]) => s),
+          );
+          const expected = Buffer.from(
+            JSON.stringify(pairs.map(([Host, Score]) => ({ Host, Score }))),
+            'utf8',
+          );
+          return bytes.equals(expected);
+        },
+      ),
+    );
+  });
+
+  it('writes an empty list as []', () => {
+    expect(hostPriorityListBytes([], []).toString()).toBe('[]');
   });
 });
 
