@@ -147,7 +147,10 @@ const INITIAL_ROWS = 64;
  * one read of the node's row of `figures`.
  */
 export class NodeBook {
-  readonly #states = new Map<string, NodeState>();
+  /** Where each node's row starts in #figures; a number, so that a lookup reads no object. */
+  readonly #rows = new Map<string, number>();
+  /** The state of each row (row / ROW.stride), read only when a row must be derived again. */
+  readonly #states: (NodeState | undefined)[] = [];
   #figures = new Float64Array(INITIAL_ROWS * ROW.stride).fill(Number.NaN);
   /** Rows of pruned nodes, reused before the array grows. */
   readonly #spareRows: number[] = [];
@@ -159,30 +162,51 @@ export class NodeBook {
   }
 
   get(node: string): NodeState | undefined {
-    return this.#states.get(node);
+    const row = this.#rows.get(node);
+    return row === undefined ? undefined : this.#states[row / ROW.stride];
+  }
+
+  /** Where the node's row starts in `figures`, or -1: the scheduling path's one lookup a node. */
+  rowOf(node: string): number {
+    return this.#rows.get(node) ?? -1;
+  }
+
+  /** The state that owns the row starting at `row`. */
+  stateAt(row: number): NodeState | undefined {
+    return this.#states[row / ROW.stride];
+  }
+
+  /** `figures`, with the row at `row` derived for `reserveFraction` if a change made it stale. */
+  currentFigures(row: number, reserveFraction: number): Float64Array {
+    const figures = this.#figures;
+    if (figures[row + ROW.derivedFor] === reserveFraction) return figures;
+    return (this.#states[row / ROW.stride] as NodeState).derived(reserveFraction);
   }
 
   /** The node's state, created empty if there is none yet. */
   acquire(node: string): NodeState {
-    let state = this.#states.get(node);
+    let state = this.get(node);
     if (state === undefined) {
       const key = compactCopy(node);
-      state = new NodeState(key, this, this.#takeRow());
-      this.#states.set(key, state);
+      const row = this.#takeRow();
+      state = new NodeState(key, this, row);
+      this.#rows.set(key, row);
+      this.#states[row / ROW.stride] = state;
     }
     return state;
   }
 
   /** Forgets the state once nothing is left in it, so that departed nodes do not pile up. */
   prune(state: NodeState): void {
-    if (!state.vacant || this.#states.get(state.node) !== state) return;
-    this.#states.delete(state.node);
+    if (!state.vacant || this.get(state.node) !== state) return;
+    this.#rows.delete(state.node);
+    this.#states[state.row / ROW.stride] = undefined;
     this.#figures.fill(Number.NaN, state.row, state.row + ROW.stride);
     this.#spareRows.push(state.row);
   }
 
   get size(): number {
-    return this.#states.size;
+    return this.#rows.size;
   }
 
   #takeRow(): number {

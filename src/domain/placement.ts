@@ -110,15 +110,17 @@ export class Placement {
     const question = demand.ok ? verdictQuestion(demand.demand, settings) : undefined;
     for (let i = 0; i < candidates.length; i++) {
       const name = candidates[i] as string;
-      const state = book.get(name);
-      if (plan !== undefined && state?.report !== undefined) {
-        const rows = state.derived(settings.reserveFraction);
-        const fresh = isFresh(rows[state.row + ROW.receivedAt] as number, now, settings.staleAfterMs);
-        if (fresh && plan.fitsRow(rows, state.row)) {
+      const row = book.rowOf(name);
+      if (plan !== undefined && row >= 0) {
+        const rows = book.currentFigures(row, settings.reserveFraction);
+        // A node without a report has NaN for its time, and is never fresh.
+        const fresh = isFresh(rows[row + ROW.receivedAt] as number, now, settings.staleAfterMs);
+        if (fresh && plan.fitsRow(rows, row)) {
           outcome.passed.push(i);
           continue;
         }
       }
+      const state = row >= 0 ? book.stateAt(row) : undefined;
       const node = figures.load(state, now, settings);
       // Only a fresh node's verdict depends on its figures; the others are cheap to give again.
       const memoable = question !== undefined && state !== undefined && node.fresh;
@@ -153,11 +155,12 @@ export class Placement {
       // A pod with demand is scored from the figure rows (see DemandPlan); no fresh report, 0.
       const plan = new DemandPlan(demand.demand, settings);
       return candidates.map((name) => {
-        const state = book.get(name);
-        if (state?.report === undefined) return 0;
-        const rows = state.derived(settings.reserveFraction);
-        const fresh = isFresh(rows[state.row + ROW.receivedAt] as number, now, settings.staleAfterMs);
-        return fresh ? plan.scoreRow(rows, state.row) : 0;
+        const row = book.rowOf(name);
+        if (row < 0) return 0;
+        const rows = book.currentFigures(row, settings.reserveFraction);
+        // A node without a report has NaN for its time, and is never fresh.
+        const fresh = isFresh(rows[row + ROW.receivedAt] as number, now, settings.staleAfterMs);
+        return fresh ? plan.scoreRow(rows, row) : 0;
       });
     }
     const figures = new NodeFigures();

@@ -33,41 +33,19 @@ export function hostPriorityListJson(hosts: readonly string[], scores: readonly 
 
 /** Printable ASCII but `"` and `\`: one byte a character, written unescaped. */
 const ASCII_PLAIN = /^[\u0020\u0021\u0023-\u005b\u005d-\u007e]*$/;
-const HOST_OPEN = '{"Host":"';
-const SCORE_OPEN = '","Score":';
-
-/** Writes an ASCII string's characters at `at`; returns the next position. */
-function writeAscii(out: Buffer, at: number, text: string): number {
-  for (let k = 0; k < text.length; k++) out[at + k] = text.charCodeAt(k);
-  return at + text.length;
-}
 
 /**
- * hostPriorityListJson as UTF-8 bytes, written straight into one buffer when every host name is
- * plain ASCII (node names are): no string is built per candidate, so a prioritize call leaves
- * little for the garbage collector, whose pauses are what a p99 is made of at a few hundred
- * candidates. Other names go through hostPriorityListJson.
+ * hostPriorityListJson as UTF-8 bytes. When every host name is plain ASCII (node names are) the
+ * entries are joined once and copied byte for byte (latin1, which for ASCII is UTF-8): half the
+ * time of the general path at a few hundred candidates, and fewer strings for the scavenger,
+ * whose pauses are what a p99 is made of there. Other names go through hostPriorityListJson.
  */
 export function hostPriorityListBytes(hosts: readonly string[], scores: readonly number[]): Buffer {
-  let size = 2 + Math.max(0, hosts.length - 1);
-  const scoreTexts: string[] = new Array(hosts.length);
+  const entries: string[] = new Array(hosts.length);
   for (let i = 0; i < hosts.length; i++) {
     const host = hosts[i] as string;
     if (!ASCII_PLAIN.test(host)) return jsonBytes(hostPriorityListJson(hosts, scores));
-    const score = String(scores[i] ?? 0);
-    scoreTexts[i] = score;
-    size += HOST_OPEN.length + host.length + SCORE_OPEN.length + score.length + 1;
+    entries[i] = `{"Host":"${host}","Score":${scores[i] ?? 0}}`;
   }
-  const out = Buffer.allocUnsafe(size);
-  let at = writeAscii(out, 0, '[');
-  for (let i = 0; i < hosts.length; i++) {
-    if (i > 0) at = writeAscii(out, at, ',');
-    at = writeAscii(out, at, HOST_OPEN);
-    at = writeAscii(out, at, hosts[i] as string);
-    at = writeAscii(out, at, SCORE_OPEN);
-    at = writeAscii(out, at, scoreTexts[i] as string);
-    at = writeAscii(out, at, '}');
-  }
-  writeAscii(out, at, ']');
-  return out;
+  return Buffer.from(`[${entries.join(',')}]`, 'latin1');
 }
