@@ -32,7 +32,7 @@ export function nodeNames(count: number): string[] {
 }
 
 /** A small deterministic PRNG (mulberry32): the same inventory on every run. */
-function random(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -65,22 +65,36 @@ export interface Report {
  * - the rest have 1, 10 or 25 Gbit/s and 5k to 100k IOPS, 0 to 60% used (small ones can be short).
  */
 export function report(i: number, round = 0): Report | undefined {
-  const rnd = random(i * 7919 + round * 104729 + 1);
+  const rnd = prng(i * 7919 + round * 104729 + 1);
   const kind = rnd();
   if (kind < 0.02) return undefined;
   const link = [1e9, 10e9, 25e9][Math.floor(rnd() * 3)] ?? 10e9;
   const iops = [5_000, 20_000, 50_000, 100_000][Math.floor(rnd() * 4)] ?? 20_000;
   const load = kind < 0.22 && kind >= 0.1 ? 0.97 : rnd() * 0.6;
+  return nodeReport(link, iops, load, kind < 0.05 ? 'none' : kind < 0.1 ? 'small' : 'full');
+}
+
+/**
+ * A report of a node with `link` bit/s each way and `iops`, `load` (0..1) of it in use, egress at
+ * half the ingress load. Its IOPS figure: `full` as given, `none` (the agent measures none), or
+ * `small` (1k IOPS whatever `iops` says). The soak test builds its reports with it too.
+ */
+export function nodeReport(
+  link: number,
+  iops: number,
+  load: number,
+  disk: 'full' | 'none' | 'small',
+): Report {
   const capacity: Amounts = { ingressBandwidth: link, egressBandwidth: link, iops };
   const usage: Amounts = {
     ingressBandwidth: Math.round(link * load),
     egressBandwidth: Math.round(link * load * 0.5),
     iops: Math.round(iops * load),
   };
-  if (kind < 0.05) {
+  if (disk === 'none') {
     delete capacity.iops;
     delete usage.iops;
-  } else if (kind < 0.1) {
+  } else if (disk === 'small') {
     capacity.iops = 1_000;
     usage.iops = Math.round(1_000 * load);
   }

@@ -6,6 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { nodeName, nodeReport, prng } from '../bench/payloads.js';
+
+export { nodeName, prng };
 
 const CAPTURES = fileURLToPath(new URL('../test/fixtures/kube-scheduler-v1.32.5/', import.meta.url));
 
@@ -21,32 +24,9 @@ function capture(name: string): Capture {
   return JSON.parse(readFileSync(`${CAPTURES}${name}.json`, 'utf8')) as Capture;
 }
 
-/** A small deterministic PRNG (mulberry32): the same inventory and name lists on every run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Node `i`, named as EKS names its nodes (by private IP address). */
-export function nodeName(i: number): string {
-  return `ip-10-20-${Math.floor(i / 250)}-${(i % 250) + 4}.eu-west-1.compute.internal`;
-}
-
 /** Nodes the scheduler knows but whose agent never reports: filter must answer them unknown. */
 export function silentNodeName(i: number): string {
   return `ip-10-30-${Math.floor(i / 250)}-${(i % 250) + 4}.eu-west-1.compute.internal`;
-}
-
-export interface Amounts {
-  ingressBandwidth?: number;
-  egressBandwidth?: number;
-  iops?: number;
 }
 
 /**
@@ -62,20 +42,7 @@ export function reportBody(i: number, round: number): string {
   const iops = [5_000, 20_000, 50_000, 100_000][Math.floor(fixed() * 4)] ?? 20_000;
   const moving = prng(i * 7919 + round * 104_729 + 17);
   const load = kind >= 0.08 && kind < 0.2 ? 0.95 + moving() * 0.05 : moving() * 0.6;
-  const capacity: Amounts = { ingressBandwidth: link, egressBandwidth: link, iops };
-  const usage: Amounts = {
-    ingressBandwidth: Math.round(link * load),
-    egressBandwidth: Math.round(link * load * 0.5),
-    iops: Math.round(iops * load),
-  };
-  if (kind < 0.03) {
-    delete capacity.iops;
-    delete usage.iops;
-  } else if (kind < 0.08) {
-    capacity.iops = 1_000;
-    usage.iops = Math.round(1_000 * load);
-  }
-  return JSON.stringify({ capacity, usage });
+  return JSON.stringify(nodeReport(link, iops, load, kind < 0.03 ? 'none' : kind < 0.08 ? 'small' : 'full'));
 }
 
 const NAME_TOKEN = '__SOAK_POD_NAME__';
