@@ -1,6 +1,7 @@
 import type { FitVerdict } from './fit.js';
 import type { NodeEntry } from './inventory.js';
-import { freeAmount } from './node-assessment.js';
+import { freeAmount, isFresh } from './node-assessment.js';
+import type { PlacementSettings } from './placement-settings.js';
 import { type Amounts, DIMENSIONS, isEmpty } from './resources.js';
 
 /** The three parts of what is committed on a node; see Commitments and freeAmount. */
@@ -176,11 +177,21 @@ export class NodeBook {
     return this.#states[row / ROW.stride];
   }
 
-  /** `figures`, with the row at `row` derived for `reserveFraction` if a change made it stale. */
-  currentFigures(row: number, reserveFraction: number): Float64Array {
-    const figures = this.#figures;
-    if (figures[row + ROW.derivedFor] === reserveFraction) return figures;
-    return (this.#states[row / ROW.stride] as NodeState).derived(reserveFraction);
+  /**
+   * `figures`, with the row at `row` derived for the settings' reserve fraction if a change made it
+   * stale, when the row's report is fresh at `now`; undefined when the node has no fresh report
+   * (a node without a report has NaN for its time, and is never fresh).
+   */
+  freshFigures(
+    row: number,
+    now: number,
+    settings: Pick<PlacementSettings, 'staleAfterMs' | 'reserveFraction'>,
+  ): Float64Array | undefined {
+    let figures: Float64Array = this.#figures;
+    if (figures[row + ROW.derivedFor] !== settings.reserveFraction) {
+      figures = (this.#states[row / ROW.stride] as NodeState).derived(settings.reserveFraction);
+    }
+    return isFresh(figures[row + ROW.receivedAt] as number, now, settings.staleAfterMs) ? figures : undefined;
   }
 
   /** The node's state, created empty if there is none yet. */

@@ -10,14 +10,14 @@ import {
   type RejectReason,
 } from './fit.js';
 import type { Inventory } from './inventory.js';
-import { assessNode, isFresh, type NodeAssessment, type NodeFit } from './node-assessment.js';
-import { type NodeBook, ROW } from './node-book.js';
+import { assessNode, type NodeAssessment, type NodeFit } from './node-assessment.js';
+import type { NodeBook } from './node-book.js';
 import { NodeFigures } from './node-figures.js';
 import type { PlacementSettings } from './placement-settings.js';
 import { evictionMakesRoom } from './preemption.js';
 import type { RejectionMemory } from './rejection-memory.js';
 import type { Reservations } from './reservations.js';
-import type { Amounts } from './resources.js';
+import { type Amounts, DIMENSIONS } from './resources.js';
 import { type ScoreBreakdown, scoreNode, scoreValue } from './scoring.js';
 
 export interface FilterOutcome {
@@ -111,14 +111,10 @@ export class Placement {
     for (let i = 0; i < candidates.length; i++) {
       const name = candidates[i] as string;
       const row = book.rowOf(name);
-      if (plan !== undefined && row >= 0) {
-        const rows = book.currentFigures(row, settings.reserveFraction);
-        // A node without a report has NaN for its time, and is never fresh.
-        const fresh = isFresh(rows[row + ROW.receivedAt] as number, now, settings.staleAfterMs);
-        if (fresh && plan.fitsRow(rows, row)) {
-          outcome.passed.push(i);
-          continue;
-        }
+      const rows = plan !== undefined && row >= 0 ? book.freshFigures(row, now, settings) : undefined;
+      if (rows !== undefined && plan?.fitsRow(rows, row)) {
+        outcome.passed.push(i);
+        continue;
       }
       const state = row >= 0 ? book.stateAt(row) : undefined;
       const node = figures.load(state, now, settings);
@@ -156,11 +152,8 @@ export class Placement {
       const plan = new DemandPlan(demand.demand, settings);
       return candidates.map((name) => {
         const row = book.rowOf(name);
-        if (row < 0) return 0;
-        const rows = book.currentFigures(row, settings.reserveFraction);
-        // A node without a report has NaN for its time, and is never fresh.
-        const fresh = isFresh(rows[row + ROW.receivedAt] as number, now, settings.staleAfterMs);
-        return fresh ? plan.scoreRow(rows, row) : 0;
+        const rows = row < 0 ? undefined : book.freshFigures(row, now, settings);
+        return rows === undefined ? 0 : plan.scoreRow(rows, row);
       });
     }
     const figures = new NodeFigures();
@@ -198,5 +191,5 @@ export class Placement {
 
 /** What a fit verdict on a fresh node depends on, besides the node: the demand and two settings. */
 function verdictQuestion(demand: Amounts, settings: PlacementSettings): string {
-  return `${demand.ingressBandwidth}/${demand.egressBandwidth}/${demand.iops}/${settings.unknownNodes}/${settings.reserveFraction}`;
+  return `${DIMENSIONS.map((d) => demand[d]).join('/')}/${settings.unknownNodes}/${settings.reserveFraction}`;
 }
