@@ -1,4 +1,3 @@
-import { isUtf8 } from 'node:buffer';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { podDemand } from '../domain/demand.js';
@@ -93,7 +92,7 @@ export const filterRoute: FastifyPluginAsyncTypebox<{ placement: Placement; metr
  */
 function echoableBody(request: FastifyRequest, parsedItems: number) {
   const raw = rawJsonBody(request);
-  if (raw === undefined || !nodesKeptAsSent(request) || !isUtf8(raw.bytes)) return undefined;
+  if (raw === undefined || !nodesKeptAsSent(request) || !raw.isUtf8()) return undefined;
   const spans = nodeListSpans(raw.latin1());
   if (spans === undefined || spans.starts.length !== parsedItems) return undefined;
   return { bytes: raw.bytes, spans };
@@ -107,17 +106,17 @@ function echoableBody(request: FastifyRequest, parsedItems: number) {
 function passingInOrder(candidates: readonly string[], passed: readonly number[], args: ExtenderArgs) {
   const both = args.NodeNames !== undefined && args.Nodes !== undefined;
   const names = both ? new Set(passed.map((i) => candidates[i])) : undefined;
+  /** Where the passing Nodes of `list` are in it. */
+  const indexes = (list: readonly WireNode[]): readonly number[] => {
+    if (!names) return passed;
+    const out: number[] = [];
+    for (let i = 0; i < list.length; i++) if (names.has((list[i] as WireNode).metadata.name)) out.push(i);
+    return out;
+  };
   return {
     names: (list: readonly string[]) =>
       names ? list.filter((n) => names.has(n)) : passed.map((i) => list[i] as string),
-    items: <T extends { metadata: { name: string } }>(list: readonly T[]) =>
-      names ? list.filter((n) => names.has(n.metadata.name)) : passed.map((i) => list[i] as T),
-    /** Where the passing Nodes of `list` are in it. */
-    indexes: (list: readonly { metadata: { name: string } }[]): readonly number[] => {
-      if (!names) return passed;
-      const out: number[] = [];
-      for (let i = 0; i < list.length; i++) if (names.has((list[i] as WireNode).metadata.name)) out.push(i);
-      return out;
-    },
+    items: <T extends WireNode>(list: readonly T[]) => indexes(list).map((i) => list[i] as T),
+    indexes,
   };
 }

@@ -1,4 +1,4 @@
-import { isAscii } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
 
 /*
@@ -25,6 +25,7 @@ const BYTE_ORDER_MARK = 0xfeff;
 /** A JSON body as received, for a handler that answers with parts of it. */
 export class RawJsonBody {
   #latin1: string | undefined;
+  readonly #ascii: boolean;
 
   constructor(
     readonly bytes: Buffer,
@@ -32,6 +33,13 @@ export class RawJsonBody {
     ascii: string | undefined,
   ) {
     this.#latin1 = ascii;
+    this.#ascii = ascii !== undefined;
+  }
+
+  /** The bytes are well-formed UTF-8, and so the very text JSON.parse was given. */
+  isUtf8(): boolean {
+    // ASCII, which the parser checked already, is UTF-8: only other bodies need the scan.
+    return this.#ascii || isUtf8(this.bytes);
   }
 
   /** The body one character per byte, so that string positions are byte offsets. */
