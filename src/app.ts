@@ -80,23 +80,24 @@ export interface App {
 }
 
 /**
- * What only cluster mode uses. Loaded on demand: @kubernetes/client-node's generated API alone
- * takes a process from about 40 to about 110 MiB of RSS, for nothing when there is no cluster.
+ * What only cluster mode uses: the connection, its core API client and the classes built on them.
+ * Loaded on demand: @kubernetes/client-node's generated API alone takes a process from about 40 to
+ * about 110 MiB of RSS, for nothing when there is no cluster.
  */
-async function clusterModules() {
+async function clusterAccess(kubeConfig: KubeConfig) {
   const [{ CoreV1Api }, { ClusterSync }, { NodeNudger }, { PodBinder }] = await Promise.all([
     import('@kubernetes/client-node'),
     import('./cluster/cluster-sync.js'),
     import('./cluster/node-nudger.js'),
     import('./cluster/pod-binder.js'),
   ]);
-  return { CoreV1Api, ClusterSync, NodeNudger, PodBinder };
+  return { kubeConfig, api: kubeConfig.makeApiClient(CoreV1Api), ClusterSync, NodeNudger, PodBinder };
 }
 
 /** Builds the whole service, ready to `listen` or `inject`; it never listens by itself. */
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { config, logger, clock, kubeConfig } = deps;
-  const k8s = kubeConfig === undefined ? undefined : await clusterModules();
+  const k8s = kubeConfig === undefined ? undefined : await clusterAccess(kubeConfig);
   // Reports and commitments share one book: placement finds all of a node with one lookup.
   const book = new NodeBook();
   const inventory = new Inventory({ maxNodes: config.inventory.maxNodes, book });
@@ -113,11 +114,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     transform: deps.transformConfig,
     onReload: (outcome, trigger) => onReload(outcome, trigger),
   });
-  const api = k8s === undefined ? undefined : kubeConfig?.makeApiClient(k8s.CoreV1Api);
   const nudger =
-    k8s !== undefined && api !== undefined && config.retrySignal.enabled
+    k8s !== undefined && config.retrySignal.enabled
       ? new k8s.NodeNudger({
-          api,
+          api: k8s.api,
           annotation: config.retrySignal.annotation,
           minIntervalMs: config.retrySignal.minIntervalSeconds * 1000,
           timeoutMs: config.binding.apiTimeoutSeconds * 1000,
@@ -153,10 +153,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   };
 
   const cluster =
-    kubeConfig === undefined || k8s === undefined
+    k8s === undefined
       ? undefined
       : new k8s.ClusterSync({
-          kubeConfig,
+          kubeConfig: k8s.kubeConfig,
           podStore,
           clusterNodes,
           config: config.cluster,
@@ -171,9 +171,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
           onCapacityReleased: capacityMayHaveRisen,
         });
   const binder =
-    k8s === undefined || api === undefined
-      ? undefined
-      : new k8s.PodBinder(api, config.binding.apiTimeoutSeconds * 1000);
+    k8s === undefined ? undefined : new k8s.PodBinder(k8s.api, config.binding.apiTimeoutSeconds * 1000);
 
   const metrics = createMetrics(registry, {
     inventory,

@@ -21,7 +21,7 @@ async function main(): Promise<void> {
     cluster =
       source.kind === 'none'
         ? { kubeConfig: undefined, reason: source.reason }
-        : (await import('./cluster/kubeconfig.js')).findCluster(config.cluster, process.env);
+        : (await import('./cluster/kubeconfig.js')).connectTo(source);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`ioplace: invalid configuration: ${err.message}\n`);

@@ -1,7 +1,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { ConfigError } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { type ClusterSourcePaths, clusterSource } from './cluster-source.js';
+import { type ClusterSource, type ClusterSourcePaths, clusterSource } from './cluster-source.js';
 
 export type ClusterConnection =
   | { readonly kubeConfig: KubeConfig; readonly source: string }
@@ -18,7 +18,11 @@ export function findCluster(
   env: NodeJS.ProcessEnv,
   paths?: ClusterSourcePaths,
 ): ClusterConnection {
-  const source = clusterSource(config, env, paths);
+  return connectTo(clusterSource(config, env, paths));
+}
+
+/** The connection of a source clusterSource found (for a caller that looked before loading this). */
+export function connectTo(source: ClusterSource): ClusterConnection {
   if (source.kind === 'none') return { kubeConfig: undefined, reason: source.reason };
   const kubeConfig = new KubeConfig();
   try {
