@@ -21,13 +21,14 @@ export class InventoryFullError extends Error {
 
 /**
  * The latest report of every node. A new report replaces the previous one whole, so a dimension
- * an agent stops measuring disappears instead of lingering with old figures. Each report is also
- * filed in the node's NodeState in `book`, where placement reads it beside the commitments.
+ * an agent stops measuring disappears instead of lingering with old figures. The reports are kept
+ * in the nodes' NodeStates in `book`, where placement reads them beside the commitments.
  */
 export class Inventory {
-  readonly #entries = new Map<string, NodeEntry>();
   readonly #maxNodes: number;
   readonly book: NodeBook;
+  /** How many states of the book hold a report. */
+  #reported = 0;
 
   constructor(options: { maxNodes: number; book?: NodeBook }) {
     if (!Number.isInteger(options.maxNodes) || options.maxNodes < 1) {
@@ -39,42 +40,40 @@ export class Inventory {
 
   /** Stores a report; throws InventoryFullError (and stores nothing) when a new node would not fit. */
   record(node: string, report: NodeReport, receivedAt: number): NodeEntry {
-    if (!this.#entries.has(node) && this.#entries.size >= this.#maxNodes) {
+    if (this.get(node) === undefined && this.#reported >= this.#maxNodes) {
       throw new InventoryFullError(this.#maxNodes);
     }
     const state = this.book.acquire(node);
-    // The book's own copy of the name, rather than the caller's slice of a request.
-    const name = state.node;
     const entry: NodeEntry = Object.freeze({
-      node: name,
+      // The book's own copy of the name, rather than the caller's slice of a request.
+      node: state.node,
       capacity: Object.freeze({ ...report.capacity }),
       usage: Object.freeze({ ...report.usage }),
       receivedAt,
     });
-    this.#entries.set(name, entry);
+    if (state.report === undefined) this.#reported++;
     state.report = entry;
     return entry;
   }
 
   get(node: string): NodeEntry | undefined {
-    return this.#entries.get(node);
+    return this.book.get(node)?.report;
   }
 
   forget(node: string): boolean {
-    if (!this.#entries.delete(node)) return false;
     const state = this.book.get(node);
-    if (state !== undefined) {
-      state.report = undefined;
-      this.book.prune(state);
-    }
+    if (state?.report === undefined) return false;
+    state.report = undefined;
+    this.#reported--;
+    this.book.prune(state);
     return true;
   }
 
-  entries(): IterableIterator<NodeEntry> {
-    return this.#entries.values();
+  *entries(): IterableIterator<NodeEntry> {
+    for (const state of this.book.states()) if (state.report !== undefined) yield state.report;
   }
 
   get size(): number {
-    return this.#entries.size;
+    return this.#reported;
   }
 }

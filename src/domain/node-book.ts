@@ -220,6 +220,11 @@ export class NodeBook {
     return this.#rows.size;
   }
 
+  /** Every node's state, in the order they were first heard of. */
+  *states(): IterableIterator<NodeState> {
+    for (const row of this.#rows.values()) yield this.#states[row / ROW.stride] as NodeState;
+  }
+
   #takeRow(): number {
     const spare = this.#spareRows.pop();
     if (spare !== undefined) return spare;
