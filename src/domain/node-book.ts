@@ -88,31 +88,11 @@ export class NodeState {
     return figures;
   }
 
-  /** capacity x (1 - reserveFraction), for the dimensions the report measures. */
-  allocatable(reserveFraction: number): Amounts {
-    return this.#amounts(ROW.allocatable, reserveFraction);
-  }
-
-  /** Free capacity (freeAmount) for the dimensions the report measures. */
-  free(reserveFraction: number): Amounts {
-    return this.#amounts(ROW.free, reserveFraction);
-  }
-
   /** Nothing reported and nothing committed: the state can go. */
   get vacant(): boolean {
     return (
       this.#report === undefined && isEmpty(this.pods) && isEmpty(this.unmeasured) && isEmpty(this.reserved)
     );
-  }
-
-  #amounts(at: number, reserveFraction: number): Amounts {
-    const figures = this.derived(reserveFraction);
-    const out: Amounts = {};
-    DIMENSIONS.forEach((d, i) => {
-      const value = figures[this.row + at + i] as number;
-      if (!Number.isNaN(value)) out[d] = value;
-    });
-    return out;
   }
 
   #derive(figures: Float64Array, reserveFraction: number): void {

@@ -2,13 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { Commitments } from '../../../src/domain/commitments.js';
 import type { FitVerdict } from '../../../src/domain/fit.js';
 import { Inventory } from '../../../src/domain/inventory.js';
-import { NodeBook } from '../../../src/domain/node-book.js';
+import { NodeBook, type NodeState } from '../../../src/domain/node-book.js';
+import { NodeFigures } from '../../../src/domain/node-figures.js';
 
 function setUp() {
   const book = new NodeBook();
   const inventory = new Inventory({ maxNodes: 10, book });
   const commitments = new Commitments(book);
   return { book, inventory, commitments };
+}
+
+/** The node's figures as the scheduling path reads them (read them before the next call). */
+function figuresOf(state: NodeState | undefined, reserveFraction: number) {
+  return new NodeFigures().load(state, 0, { staleAfterMs: Number.POSITIVE_INFINITY, reserveFraction });
 }
 
 const REJECTED: FitVerdict = { fits: false, reason: 'insufficient', unresolvable: false, message: 'no' };
@@ -24,25 +30,25 @@ describe('NodeBook', () => {
     expect(state?.pods).toEqual({ iops: 300 });
     expect(state?.reserved).toEqual({ iops: 50 });
     // 1000 x 0.9 - 50 - max(100 + 0, 300)
-    expect(state?.free(0.1).iops).toBeCloseTo(550);
-    expect(state?.allocatable(0.1).iops).toBeCloseTo(900);
-    expect(state?.free(0.1).ingressBandwidth).toBeUndefined();
+    expect(figuresOf(state, 0.1).free.iops).toBeCloseTo(550);
+    expect(figuresOf(state, 0.1).allocatable.iops).toBeCloseTo(900);
+    expect(figuresOf(state, 0.1).free.ingressBandwidth).toBeUndefined();
   });
 
   it('derives free capacity again after every kind of change, and for another reserve fraction', () => {
     const { book, inventory, commitments } = setUp();
     inventory.record('a', { capacity: { iops: 1000 }, usage: { iops: 0 } }, 0);
     const state = book.get('a');
-    expect(state?.free(0).iops).toBe(1000);
+    expect(figuresOf(state, 0).free.iops).toBe(1000);
     commitments.reserved.hold('pod-1', 'a', { iops: 200 });
-    expect(state?.free(0).iops).toBe(800);
+    expect(figuresOf(state, 0).free.iops).toBe(800);
     commitments.unmeasured.hold('pod-2', 'a', { iops: 100 });
-    expect(state?.free(0).iops).toBe(700);
+    expect(figuresOf(state, 0).free.iops).toBe(700);
     inventory.record('a', { capacity: { iops: 2000 }, usage: { iops: 500 } }, 1);
-    expect(state?.free(0).iops).toBe(1200);
-    expect(state?.free(0.5).iops).toBe(200);
+    expect(figuresOf(state, 0).free.iops).toBe(1200);
+    expect(figuresOf(state, 0.5).free.iops).toBe(200);
     commitments.reserved.release('pod-1');
-    expect(state?.free(0.5).iops).toBe(400);
+    expect(figuresOf(state, 0.5).free.iops).toBe(400);
   });
 
   it('forgets a node once it has neither a report nor commitments', () => {
@@ -61,7 +67,7 @@ describe('NodeBook', () => {
     const { book, commitments } = setUp();
     commitments.pods.hold('pod-1', 'b', { iops: 5 });
     expect(book.get('b')?.pods).toEqual({ iops: 5 });
-    expect(book.get('b')?.free(0).iops).toBeUndefined();
+    expect(figuresOf(book.get('b'), 0).free.iops).toBeUndefined();
   });
 
   it('recalls a verdict only for the same question while the node stays unchanged', () => {
@@ -85,14 +91,14 @@ describe('NodeBook rows', () => {
     const { book, inventory } = setUp();
     const many = new Inventory({ maxNodes: 1000, book });
     for (let i = 0; i < 300; i++) many.record(`n-${i}`, { capacity: { iops: 1000 + i }, usage: {} }, i);
-    for (let i = 0; i < 300; i++) expect(book.get(`n-${i}`)?.free(0).iops).toBe(1000 + i);
+    for (let i = 0; i < 300; i++) expect(figuresOf(book.get(`n-${i}`), 0).free.iops).toBe(1000 + i);
     const row = book.get('n-7')?.row;
     many.forget('n-7');
     inventory.record('newcomer', { capacity: { ingressBandwidth: 5 }, usage: {} }, 0);
     const newcomer = book.get('newcomer');
     expect(newcomer?.row).toBe(row);
-    expect(newcomer?.free(0)).toEqual({ ingressBandwidth: 5 });
-    expect(book.get('n-8')?.free(0).iops).toBe(1008);
+    expect(figuresOf(newcomer, 0).free).toEqual({ ingressBandwidth: 5 });
+    expect(figuresOf(book.get('n-8'), 0).free.iops).toBe(1008);
   });
 
   it('keys the book by its own copy of a name, equal to the one it was given', () => {
