@@ -27,6 +27,32 @@ export function apiErrorCode(err: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
+/**
+ * An API server answer other than 2xx. It carries `code` and `body` (the Kubernetes Status) as
+ * client-node's ApiException does, and `statusCode` as its Watch errors do, so every reader of
+ * either (apiErrorMessage, the reflector's 410 check) reads it unchanged.
+ */
+export class ApiStatusError extends Error {
+  readonly code: number;
+  readonly body: unknown;
+
+  constructor(code: number, body: unknown) {
+    const message =
+      body !== null && typeof body === 'object' && typeof (body as { message?: unknown }).message === 'string'
+        ? (body as { message: string }).message
+        : typeof body === 'string' && body !== ''
+          ? body.slice(0, 200)
+          : 'no message';
+    super(`HTTP ${code}: ${message}`);
+    this.code = code;
+    this.body = body;
+  }
+
+  get statusCode(): number {
+    return this.code;
+  }
+}
+
 /** Rejects with a timeout error if `promise` has not settled within `ms`. */
 export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

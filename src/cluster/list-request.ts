@@ -3,40 +3,11 @@ import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { pipeline, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { statusError } from './api-client.js';
 import { ListSplitter } from './list-splitter.js';
 
 /** A list answered with nothing for this long (not a byte) is given up, and retried. */
 const IDLE_TIMEOUT_MS = 60_000;
-/** How much of an error answer is read for its Status. */
-const MAX_ERROR_BODY = 64 * 1024;
-/** How much of an error answer that is not a Status is kept: it goes to the logs on every retry. */
-const MAX_ERROR_TEXT = 1024;
-
-/**
- * An API server answer other than 200. It carries `code` and `body` (the Kubernetes Status) as
- * client-node's ApiException does, and `statusCode` as its Watch errors do, so every reader of
- * either (apiErrorMessage, the reflector's 410 check) reads it unchanged.
- */
-export class ApiStatusError extends Error {
-  readonly code: number;
-  readonly body: unknown;
-
-  constructor(code: number, body: unknown) {
-    const message =
-      body !== null && typeof body === 'object' && typeof (body as { message?: unknown }).message === 'string'
-        ? (body as { message: string }).message
-        : typeof body === 'string' && body !== ''
-          ? body.slice(0, 200)
-          : 'no message';
-    super(`HTTP ${code}: ${message}`);
-    this.code = code;
-    this.body = body;
-  }
-
-  get statusCode(): number {
-    return this.code;
-  }
-}
 
 export interface ListChunk {
   readonly resourceVersion: string;
@@ -107,25 +78,4 @@ export async function listChunk(kubeConfig: KubeConfig, request: ListRequest): P
     resourceVersion: typeof resourceVersion === 'string' ? resourceVersion : '',
     continueToken: typeof continueToken === 'string' && continueToken !== '' ? continueToken : undefined,
   };
-}
-
-async function statusError(code: number, body: Readable): Promise<ApiStatusError> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of body) {
-      chunks.push(chunk as Buffer);
-      size += (chunk as Buffer).length;
-      if (size >= MAX_ERROR_BODY) break;
-    }
-  } catch {
-    // what arrived is all there is
-  }
-  body.destroy();
-  const text = Buffer.concat(chunks).toString('utf8');
-  try {
-    return new ApiStatusError(code, JSON.parse(text));
-  } catch {
-    return new ApiStatusError(code, text.slice(0, MAX_ERROR_TEXT));
-  }
 }

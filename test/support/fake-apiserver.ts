@@ -11,8 +11,10 @@
  * gzip for big answers to clients that accept it.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
@@ -21,6 +23,15 @@ import { stringify as toYaml } from 'yaml';
 
 /** The bearer token of the user in `kubeConfig()` and `writeKubeconfig()`. */
 export const TEST_TOKEN = 'test-token';
+
+const TLS_FIXTURES = new URL('../fixtures/tls/', import.meta.url);
+
+export interface FakeApiServerOptions {
+  /** Serve HTTPS with the test serving certificate (test/fixtures/tls/server.crt, SAN 127.0.0.1). */
+  readonly tls?: boolean;
+  /** Each binding is answered this much later, as etcd's write latency would have it. */
+  readonly bindingLatencyMs?: number;
+}
 
 export type Kind = 'pod' | 'node';
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -350,6 +361,8 @@ export class FakeApiServer {
   readonly reviewedTokens: string[] = [];
   /** How many answers went out gzipped. */
   gzippedResponses = 0;
+  /** TCP connections accepted so far (a client that keeps its connections makes few). */
+  connections = 0;
 
   readonly #server: Server;
   readonly #pods = new Map<string, KubeObject>();
@@ -364,25 +377,39 @@ export class FakeApiServer {
   #compactedRv = 0;
   #compactionAnswer: CompactionAnswer = 'event';
   #port = 0;
+  readonly #tls: boolean;
+  readonly #bindingLatencyMs: number;
 
-  private constructor() {
-    this.#server = createServer((req, res) => void this.#handle(req, res));
-    this.#server.on('connection', (socket) => {
+  private constructor(options: FakeApiServerOptions) {
+    const handle = (req: IncomingMessage, res: ServerResponse) => void this.#handle(req, res);
+    this.#tls = options.tls === true;
+    this.#bindingLatencyMs = options.bindingLatencyMs ?? 0;
+    this.#server = this.#tls
+      ? createHttpsServer(
+          {
+            cert: readFileSync(new URL('server.crt', TLS_FIXTURES)),
+            key: readFileSync(new URL('server.key', TLS_FIXTURES)),
+          },
+          handle,
+        )
+      : createServer(handle);
+    this.#server.on('connection', (socket: Socket) => {
+      this.connections += 1;
       this.#sockets.add(socket);
       socket.on('close', () => this.#sockets.delete(socket));
     });
   }
 
   /** A server listening on 127.0.0.1 on a free port. */
-  static async start(): Promise<FakeApiServer> {
-    const server = new FakeApiServer();
+  static async start(options: FakeApiServerOptions = {}): Promise<FakeApiServer> {
+    const server = new FakeApiServer(options);
     await server.#listen(0);
     return server;
   }
 
   /** Stays the same across stop() and restart(). */
   get url(): string {
-    return `http://127.0.0.1:${this.#port}`;
+    return `${this.#tls ? 'https' : 'http'}://127.0.0.1:${this.#port}`;
   }
 
   /** The current (latest) resourceVersion. */
@@ -402,11 +429,18 @@ export class FakeApiServer {
 
   // --- Client configuration ---
 
-  /** A KubeConfig for the real client; `skipTLSVerify` is what lets client-node use plain http. */
+  /**
+   * A KubeConfig for the real client; `skipTLSVerify` is what lets client-node use plain http.
+   * With TLS, the server is verified against the test CA.
+   */
   kubeConfig(token = TEST_TOKEN): KubeConfig {
     const kc = new KubeConfig();
     kc.loadFromOptions({
-      clusters: [{ name: 'fake', server: this.url, skipTLSVerify: true }],
+      clusters: [
+        this.#tls
+          ? { name: 'fake', server: this.url, skipTLSVerify: false, caData: this.#caData() }
+          : { name: 'fake', server: this.url, skipTLSVerify: true },
+      ],
       users: [{ name: 'test-user', token }],
       contexts: [{ name: 'fake', cluster: 'fake', user: 'test-user' }],
       currentContext: 'fake',
@@ -419,12 +453,23 @@ export class FakeApiServer {
     const config = {
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: 'fake', cluster: { server: this.url, 'insecure-skip-tls-verify': true } }],
+      clusters: [
+        {
+          name: 'fake',
+          cluster: this.#tls
+            ? { server: this.url, 'certificate-authority-data': this.#caData() }
+            : { server: this.url, 'insecure-skip-tls-verify': true },
+        },
+      ],
       users: [{ name: 'test-user', user: { token } }],
       contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'test-user' } }],
       'current-context': 'fake',
     };
     await writeFile(path, toYaml(config));
+  }
+
+  #caData(): string {
+    return readFileSync(new URL('server-ca.crt', TLS_FIXTURES)).toString('base64');
   }
 
   // --- State ---
@@ -824,6 +869,7 @@ export class FakeApiServer {
   /** Assigns a pod to a node, with the real server's refusals (pod gone, already bound, uid changed). */
   async #bind(namespace: string, name: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readJson(req);
+    if (this.#bindingLatencyMs > 0) await sleep(this.#bindingLatencyMs);
     const key = `${namespace}/${name}`;
     const target = isPlainObject(body) && isPlainObject(body.target) ? body.target.name : undefined;
     if (typeof target !== 'string' || target === '') {

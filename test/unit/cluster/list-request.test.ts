@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { apiErrorMessage } from '../../../src/cluster/api-errors.js';
-import { ApiStatusError, type ListChunk, listChunk } from '../../../src/cluster/list-request.js';
+import { ApiStatusError, apiErrorMessage } from '../../../src/cluster/api-errors.js';
+import { type ListChunk, listChunk } from '../../../src/cluster/list-request.js';
 
 const TLS = fileURLToPath(new URL('../../fixtures/tls/', import.meta.url));
 const pem = (name: string) => readFileSync(`${TLS}${name}`);

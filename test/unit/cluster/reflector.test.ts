@@ -1,7 +1,7 @@
 import type { Watch } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ApiStatusError } from '../../../src/cluster/list-request.js';
+import { ApiStatusError } from '../../../src/cluster/api-errors.js';
 import { type ListPage, Reflector, type ReflectorHandler } from '../../../src/cluster/reflector.js';
 import { waitFor } from '../../support/fake-apiserver.js';
 
