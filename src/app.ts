@@ -84,20 +84,35 @@ export interface App {
  * Loaded on demand: @kubernetes/client-node's generated API alone takes a process from about 40 to
  * about 110 MiB of RSS, for nothing when there is no cluster.
  */
-async function clusterAccess(kubeConfig: KubeConfig) {
-  const [{ CoreV1Api }, { ClusterSync }, { NodeNudger }, { PodBinder }] = await Promise.all([
-    import('@kubernetes/client-node'),
-    import('./cluster/cluster-sync.js'),
-    import('./cluster/node-nudger.js'),
-    import('./cluster/pod-binder.js'),
-  ]);
-  return { kubeConfig, api: kubeConfig.makeApiClient(CoreV1Api), ClusterSync, NodeNudger, PodBinder };
+async function clusterAccess(kubeConfig: KubeConfig, apiTimeoutMs: number) {
+  const [{ CoreV1Api }, { ApiClient }, { ClusterSync }, { NodeNudger }, { PodBinder }, { NodeAdvertiser }] =
+    await Promise.all([
+      import('@kubernetes/client-node'),
+      import('./cluster/api-client.js'),
+      import('./cluster/cluster-sync.js'),
+      import('./cluster/node-nudger.js'),
+      import('./cluster/pod-binder.js'),
+      import('./cluster/node-advertiser.js'),
+    ]);
+  return {
+    kubeConfig,
+    api: kubeConfig.makeApiClient(CoreV1Api),
+    /** Every call ioplace makes, but the watches: pooled keep-alive connections. */
+    apiClient: new ApiClient(kubeConfig, { timeoutMs: apiTimeoutMs }),
+    ClusterSync,
+    NodeNudger,
+    PodBinder,
+    NodeAdvertiser,
+  };
 }
 
 /** Builds the whole service, ready to `listen` or `inject`; it never listens by itself. */
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { config, logger, clock, kubeConfig } = deps;
-  const k8s = kubeConfig === undefined ? undefined : await clusterAccess(kubeConfig);
+  const k8s =
+    kubeConfig === undefined
+      ? undefined
+      : await clusterAccess(kubeConfig, config.binding.apiTimeoutSeconds * 1000);
   // Reports and commitments share one book: placement finds all of a node with one lookup.
   const book = new NodeBook();
   const inventory = new Inventory({ maxNodes: config.inventory.maxNodes, book });
@@ -142,6 +157,33 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     settings: () => live.settings,
   });
 
+  const advertiser =
+    k8s !== undefined && config.advertise.enabled
+      ? new k8s.NodeAdvertiser({
+          patch: (node, operations) =>
+            k8s.apiClient.request({
+              method: 'PATCH',
+              path: `/api/v1/nodes/${encodeURIComponent(node)}/status`,
+              body: operations,
+              contentType: 'application/json-patch+json',
+            }),
+          wanted: (node) => {
+            const assessment = placement.assess(node);
+            return assessment.fresh ? assessment.allocatable : undefined;
+          },
+          patchesPerSecond: config.advertise.patchesPerSecond,
+          burst: config.advertise.burst,
+          minIntervalMs: config.advertise.minIntervalSeconds * 1000,
+          backoff: {
+            initialMs: config.cluster.backoffInitialSeconds * 1000,
+            maxMs: config.cluster.backoffMaxSeconds * 1000,
+          },
+          clock,
+          logger: logger.child({ module: 'advertise' }),
+          onResult: (result) => metrics.advertisePatches.inc({ result }),
+        })
+      : undefined;
+
   /** Free capacity on the node may have risen: tell the scheduler if a turned-away pod fits now. */
   const capacityMayHaveRisen = (node: string) => {
     if (nudger !== undefined && placement.roomForRejected(node)) nudger.nudge(node);
@@ -150,6 +192,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     if (inventory.forget(node)) logger.info({ node }, 'node left the cluster; forgotten');
     rejections?.forget(node);
     nudger?.forget(node);
+    advertiser?.forget(node);
   };
 
   const cluster =
@@ -169,6 +212,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
             }
           },
           onCapacityReleased: capacityMayHaveRisen,
+          onNodeSeen: advertiser === undefined ? undefined : (node) => advertiser.observed(node),
         });
   const binder =
     k8s === undefined ? undefined : new k8s.PodBinder(k8s.api, config.binding.apiTimeoutSeconds * 1000);
@@ -194,6 +238,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     }
     logger.level = live.current.server.logLevel;
     logger.info({ trigger, changed: outcome.changed }, 'configuration reloaded');
+    // Every node's allocatable figure moves with the reserve: advertise them all again.
+    if (outcome.changed.includes('scoring.reserveFraction')) advertiser?.touchAll();
     if (outcome.needRestart.length > 0) {
       logger.warn({ fields: outcome.needRestart }, 'these changes take effect only after a restart');
     }
@@ -260,6 +306,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     server.addHook('onClose', async () => {
       clearInterval(sweep);
       nudger?.close();
+      advertiser?.close();
+      k8s?.apiClient.close();
       await cluster.stop();
     });
   }
@@ -292,6 +340,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     onReport: (node, receivedAt) => {
       podStore.measured(node, receivedAt);
       capacityMayHaveRisen(node);
+      advertiser?.touch(node);
     },
     authenticator,
     rateLimit: new ReportRateLimit({

@@ -5,7 +5,8 @@ import type { ClusterNodes } from '../domain/cluster-nodes.js';
 import { holdsDemand, type PodRecord, type PodStore } from '../domain/pod-store.js';
 import { type Delay, realDelay } from './backoff.js';
 import { listChunk } from './list-request.js';
-import { nodeName, PodDecoder } from './pod-records.js';
+import { decodeNode, type NodeRecord } from './node-status.js';
+import { PodDecoder } from './pod-records.js';
 import { type ListPage, Reflector } from './reflector.js';
 
 /** Pods that have terminated hold nothing; leaving them out keeps lists and memory small. */
@@ -21,6 +22,8 @@ export interface ClusterSyncDeps {
   onNodesListed(): void;
   /** Something that held demand on the node let go of it. */
   onCapacityReleased(node: string): void;
+  /** The watch shows the Node as it is now (listed, added or modified). */
+  onNodeSeen?(node: NodeRecord): void;
   readonly config: Config['cluster'];
   readonly logger: FastifyBaseLogger;
   readonly delay?: Delay;
@@ -40,7 +43,7 @@ function lister(kubeConfig: KubeConfig, path: string, query: Readonly<Record<str
 /** Keeps the pod store and the set of cluster nodes in step with the API server. */
 export class ClusterSync {
   readonly pods: Reflector<PodRecord>;
-  readonly nodes: Reflector<string>;
+  readonly nodes: Reflector<NodeRecord>;
 
   constructor(deps: ClusterSyncDeps) {
     const { kubeConfig, podStore, clusterNodes, config } = deps;
@@ -88,19 +91,20 @@ export class ClusterSync {
 
     // A few thousand names: gathered, then swapped in whole.
     let listedNodes: string[] = [];
-    this.nodes = new Reflector<string>({
+    this.nodes = new Reflector<NodeRecord>({
       ...common,
       resource: 'nodes',
       path: '/api/v1/nodes',
       query: {},
-      decode: nodeName,
+      decode: decodeNode,
       list: lister(kubeConfig, '/api/v1/nodes', {}),
       handler: {
         relisting() {
           listedNodes = [];
         },
-        listed(name) {
-          listedNodes.push(name);
+        listed(node) {
+          listedNodes.push(node.name);
+          deps.onNodeSeen?.(node);
         },
         relisted() {
           const names = listedNodes;
@@ -108,12 +112,13 @@ export class ClusterSync {
           for (const gone of clusterNodes.replace(names)) deps.onNodeGone(gone);
           deps.onNodesListed();
         },
-        upsert(name) {
-          clusterNodes.add(name);
+        upsert(node) {
+          clusterNodes.add(node.name);
+          deps.onNodeSeen?.(node);
         },
-        remove(name) {
-          clusterNodes.remove(name);
-          deps.onNodeGone(name);
+        remove(node) {
+          clusterNodes.remove(node.name);
+          deps.onNodeGone(node.name);
         },
       },
     });

@@ -106,6 +106,15 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    advertise: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true }),
+        patchesPerSecond: Type.Number({ exclusiveMinimum: 0, maximum: 1000, default: 20 }),
+        burst: Type.Integer({ minimum: 1, maximum: 10_000, default: 50 }),
+        minIntervalSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 5 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     retrySignal: Type.Object(
       {
         enabled: Type.Boolean({ default: true }),

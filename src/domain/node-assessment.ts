@@ -18,7 +18,7 @@ export interface NodeAssessment {
   readonly committed: Amounts;
   /** The parts of `committed` that the formula treats apart. */
   readonly parts: Committed;
-  /** capacity x (1 - reserveFraction) */
+  /** capacity x (1 - reserveFraction), rounded down: see allocatableAmount */
   readonly allocatable: Amounts;
   /** See `assessNode`; only for dimensions with a known capacity. */
   readonly free: Amounts;
@@ -42,6 +42,20 @@ export function freeAmount(
   reserved: number,
 ) {
   return Math.max(0, allocatable - reserved - Math.max(usage + unmeasured, pods));
+}
+
+/**
+ * What a node can hand out of one dimension: capacity x (1 - reserveFraction), rounded down to a
+ * whole unit. Whole, because it is also what ioplace advertises in the Node's status, where
+ * kube-scheduler and the kubelet count declared demand against it: both sides must use the same
+ * figure, or a pod ioplace admits could be `Insufficient` for the scheduler (or the reverse). A
+ * product that is a whole number but lands a hair below it in floating point (10 x (1 - 0.9) is
+ * 0.9999999999999998) is taken as that whole number, not one less.
+ */
+export function allocatableAmount(capacity: number, reserveFraction: number): number {
+  const exact = capacity * (1 - reserveFraction);
+  const nearest = Math.round(exact);
+  return Math.abs(exact - nearest) <= Math.abs(exact) * 1e-12 ? nearest : Math.floor(exact);
 }
 
 /** A report received at `receivedAt` still counts as knowledge of the node at `now`. */
@@ -78,7 +92,7 @@ export function assessNode(
   for (const d of DIMENSIONS) {
     const capacity = entry.capacity[d];
     if (capacity === undefined) continue;
-    const usable = capacity * (1 - settings.reserveFraction);
+    const usable = allocatableAmount(capacity, settings.reserveFraction);
     allocatable[d] = usable;
     free[d] = freeAmount(
       usable,

@@ -1,6 +1,6 @@
 import type { FitVerdict } from './fit.js';
 import type { NodeEntry } from './inventory.js';
-import { freeAmount, isFresh } from './node-assessment.js';
+import { allocatableAmount, freeAmount, isFresh } from './node-assessment.js';
 import type { PlacementSettings } from './placement-settings.js';
 import { type Amounts, DIMENSIONS, isEmpty } from './resources.js';
 
@@ -21,7 +21,7 @@ export const ROW = {
   derivedFor: 1,
   /** Free capacity (freeAmount) of DIMENSIONS[i] at free + i. */
   free: 2,
-  /** capacity x (1 - reserveFraction) of DIMENSIONS[i] at allocatable + i. */
+  /** allocatableAmount (capacity x (1 - reserveFraction), rounded down) of DIMENSIONS[i] at allocatable + i. */
   allocatable: 5,
 } as const;
 
@@ -106,7 +106,7 @@ export class NodeState {
         figures[row + ROW.free + i] = Number.NaN;
         return;
       }
-      const usable = capacity * (1 - reserveFraction);
+      const usable = allocatableAmount(capacity, reserveFraction);
       figures[row + ROW.allocatable + i] = usable;
       figures[row + ROW.free + i] = freeAmount(
         usable,

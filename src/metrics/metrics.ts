@@ -43,6 +43,7 @@ export interface Metrics {
   readonly reports: Counter<'result'>;
   readonly configReloads: Counter<'result'>;
   readonly retrySignals: Counter<'result'>;
+  readonly advertisePatches: Counter<'result'>;
 }
 
 // Extender calls are sub-millisecond to tens of milliseconds; kube-scheduler's timeout is seconds.
@@ -94,7 +95,7 @@ export function createMetrics(registry: Registry, sources: MetricSources): Metri
     }),
     preemptionNodes: new Counter({
       name: 'ioplace_preemption_nodes_total',
-      help: 'Preemption candidate nodes, kept (eviction frees enough) or dropped.',
+      help: 'Preemption candidate nodes: kept (the victims sent free enough), chosen (ioplace chose victims) or dropped.',
       labelNames: ['result'],
       registers,
     }),
@@ -113,6 +114,12 @@ export function createMetrics(registry: Registry, sources: MetricSources): Metri
     retrySignals: new Counter({
       name: 'ioplace_retry_signals_total',
       help: 'Node annotations written to make the scheduler retry pods, by result (sent, failed).',
+      labelNames: ['result'],
+      registers,
+    }),
+    advertisePatches: new Counter({
+      name: 'ioplace_advertise_patches_total',
+      help: 'Patches of node status that advertise ioplace resources, by result (sent, failed).',
       labelNames: ['result'],
       registers,
     }),

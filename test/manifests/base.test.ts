@@ -300,6 +300,7 @@ describe('RBAC', () => {
         '/nodes:list',
         '/nodes:watch',
         '/nodes:patch',
+        '/nodes/status:patch',
         'authentication.k8s.io/tokenreviews:create',
       ].sort(),
     );

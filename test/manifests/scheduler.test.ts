@@ -200,11 +200,12 @@ describe('the KubeSchedulerConfiguration of ioplace-scheduler', () => {
     expect(extender.httpTimeout).toMatch(GO_DURATION);
   });
 
-  it('manages exactly the extended resources ioplace reads, and keeps the scheduler from looking for them', () => {
+  it('manages exactly the extended resources ioplace advertises, and lets the scheduler count them', () => {
     expect(extender.managedResources?.map((r) => r.name).sort()).toEqual(
       Object.values(EXTENDED_RESOURCE).sort(),
     );
-    for (const r of extender.managedResources ?? []) expect(r.ignoredByScheduler, r.name).toBe(true);
+    // Hidden from the scheduler, its preemption dry run finds no victim for them (issue 12).
+    for (const r of extender.managedResources ?? []) expect(r.ignoredByScheduler, r.name).toBe(false);
   });
 
   it('points at the Service ioplace, whose session affinity keeps the scheduler on one replica', () => {
@@ -367,5 +368,45 @@ describe('the examples', () => {
       none: false,
       demand: { ingressBandwidth: 100e6, egressBandwidth: 50e6, iops: 500 },
     });
+  });
+});
+
+describe('the example quota', () => {
+  const objects = render('examples');
+  const quota = find<KubeObject & { spec: { hard: Record<string, string> } }>(
+    objects,
+    'ResourceQuota',
+    'io-budget',
+  );
+
+  it('caps requests of ioplace resources per namespace, with the requests. prefix extended resources need', () => {
+    const names = Object.keys(quota.spec.hard);
+    expect(names.length).toBeGreaterThan(0);
+    for (const name of names) {
+      expect(name.startsWith('requests.'), name).toBe(true);
+      expect(Object.values(EXTENDED_RESOURCE)).toContain(name.slice('requests.'.length));
+      expect(parseQuantity(quota.spec.hard[name] as string).ok, name).toBe(true);
+    }
+    expect(names).toEqual(
+      expect.arrayContaining(['requests.ioplace.io/iops', 'requests.ioplace.io/egress-bandwidth']),
+    );
+  });
+
+  it('leaves room for the example workloads in their namespace', () => {
+    const total: Record<string, number> = {};
+    for (const w of workloads(objects)) {
+      const replicas = (w.spec as { replicas?: number }).replicas ?? 1;
+      for (const c of w.spec.template.spec.containers) {
+        for (const [name, value] of Object.entries(c.resources?.requests ?? {})) {
+          const parsed = parseQuantity(value as string);
+          if (parsed.ok)
+            total[`requests.${name}`] = (total[`requests.${name}`] ?? 0) + parsed.value * replicas;
+        }
+      }
+    }
+    for (const [name, hard] of Object.entries(quota.spec.hard)) {
+      const limit = parseQuantity(hard);
+      expect(limit.ok && limit.value >= (total[name] ?? 0), name).toBe(true);
+    }
   });
 });

@@ -226,6 +226,7 @@ describe('the checks themselves', () => {
       'rbac.authorization.k8s.io/v1 RoleBinding',
       'v1 ConfigMap',
       'v1 Namespace',
+      'v1 ResourceQuota',
       'v1 Service',
       'v1 ServiceAccount',
     ]);

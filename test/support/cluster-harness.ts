@@ -22,15 +22,19 @@ export interface ClusterHarness {
 export async function startCluster(
   config: Record<string, unknown> = {},
   setup: (api: FakeApiServer) => void = () => {},
+  options: { api?: FakeApiServer; configPath?: string } = {},
 ): Promise<ClusterHarness> {
-  const api = await FakeApiServer.start();
+  const api = options.api ?? (await FakeApiServer.start());
   setup(api);
   const merged = {
     ...FAST_CLUSTER,
     ...config,
     cluster: { ...FAST_CLUSTER.cluster, ...(config.cluster as object) },
   };
-  const server = await startTestServer(merged, { kubeConfig: api.kubeConfig() });
+  const server = await startTestServer(merged, {
+    kubeConfig: api.kubeConfig(),
+    configPath: options.configPath,
+  });
   await waitFor(() => server.app.cluster?.synced, 5000, 'the initial list');
   return {
     api,

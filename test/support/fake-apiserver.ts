@@ -80,6 +80,8 @@ export interface RecordedBinding {
 
 export interface RecordedPatch {
   readonly name: string;
+  /** 'status' for a patch of the nodes/status subresource; undefined for the Node itself. */
+  readonly subresource?: 'status';
   readonly contentType: string;
   readonly patch: unknown;
 }
@@ -207,6 +209,91 @@ function mergePatch(target: unknown, patch: unknown): unknown {
   return result;
 }
 
+const JSON_PATCH_TYPE = 'application/json-patch+json';
+
+/** The member names of an RFC 6901 JSON pointer ("/a/b~1c" is a, then b/c). */
+function pointerPath(pointer: unknown): string[] {
+  if (typeof pointer !== 'string' || !pointer.startsWith('/')) {
+    throw new HttpFailure(422, `invalid JSON pointer ${JSON.stringify(pointer)}`);
+  }
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((segment) => segment.replaceAll('~1', '/').replaceAll('~0', '~'));
+}
+
+/** RFC 6902 JSON patch over objects (add, replace, remove, test); arrays are not needed here. */
+function jsonPatch(target: unknown, patch: unknown): unknown {
+  if (!Array.isArray(patch)) throw new HttpFailure(400, 'a JSON patch must be an array of operations');
+  const document = clone(target);
+  for (const operation of patch as unknown[]) {
+    if (!isPlainObject(operation)) throw new HttpFailure(400, 'a JSON patch operation must be an object');
+    const path = pointerPath(operation.path);
+    const last = path.pop() as string;
+    let parent: unknown = document;
+    for (const key of path) {
+      parent = isPlainObject(parent) ? parent[key] : undefined;
+    }
+    if (!isPlainObject(parent)) {
+      throw new HttpFailure(
+        422,
+        `the server rejected our request: missing path for ${String(operation.path)}`,
+      );
+    }
+    switch (operation.op) {
+      case 'add':
+        parent[last] = clone(operation.value);
+        break;
+      case 'replace':
+      case 'remove':
+        if (!(last in parent)) {
+          throw new HttpFailure(
+            422,
+            `the server rejected our request: missing value for ${String(operation.path)}`,
+          );
+        }
+        if (operation.op === 'remove') delete parent[last];
+        else parent[last] = clone(operation.value);
+        break;
+      case 'test':
+        if (JSON.stringify(parent[last]) !== JSON.stringify(operation.value)) {
+          throw new HttpFailure(
+            422,
+            `the server rejected our request: test failed for ${String(operation.path)}`,
+          );
+        }
+        break;
+      default:
+        throw new HttpFailure(400, `unsupported JSON patch operation ${JSON.stringify(operation.op)}`);
+    }
+  }
+  return document;
+}
+
+const SI_SUFFIXES = ['', 'k', 'M', 'G', 'T', 'P', 'E'];
+
+/** The canonical form the API server stores a whole decimal quantity in: 45000 is "45k". */
+function canonicalQuantity(value: unknown): unknown {
+  if (typeof value !== 'string' || !/^\d+$/.test(value)) return value;
+  let digits = value.replace(/^0+(?=\d)/, '');
+  let suffix = 0;
+  while (suffix < SI_SUFFIXES.length - 1 && digits.length > 3 && digits.endsWith('000')) {
+    digits = digits.slice(0, -3);
+    suffix++;
+  }
+  return `${digits}${SI_SUFFIXES[suffix]}`;
+}
+
+function canonicalStatus(status: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...status };
+  for (const field of ['capacity', 'allocatable']) {
+    const list = out[field];
+    if (!isPlainObject(list)) continue;
+    out[field] = Object.fromEntries(Object.entries(list).map(([k, v]) => [k, canonicalQuantity(v)]));
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Field selectors
 
@@ -326,6 +413,7 @@ const ROUTES = {
   pod: /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/,
   binding: /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/binding$/,
   node: /^\/api\/v1\/nodes\/([^/]+)$/,
+  nodeStatus: /^\/api\/v1\/nodes\/([^/]+)\/status$/,
   tokenReviews: /^\/apis\/authentication\.k8s\.io\/v1\/tokenreviews$/,
 };
 
@@ -724,6 +812,7 @@ export class FakeApiServer {
       ['GET', ROUTES.node, ([name = '']) => this.#get(res, 'node', name)],
       ['POST', ROUTES.binding, ([namespace = '', name = '']) => this.#bind(namespace, name, req, res)],
       ['PATCH', ROUTES.node, ([name = '']) => this.#patchNode(name, req, res)],
+      ['PATCH', ROUTES.nodeStatus, ([name = '']) => this.#patchNodeStatus(name, req, res)],
       ['POST', ROUTES.tokenReviews, () => this.#tokenReview(req, res)],
     ];
     for (const [routeMethod, pattern, handle] of routes) {
@@ -961,6 +1050,36 @@ export class FakeApiServer {
     }
     const patched = this.#modify('node', name, (draft) => mergePatch(draft, patch) as KubeObject);
     this.patches.push({ name, contentType, patch });
+    sendJson(res, 200, patched);
+  }
+
+  /**
+   * A patch of the nodes/status subresource, as a JSON patch (RFC 6902) or a merge patch. As on the
+   * real server, only `status` changes through it, and resource quantities are stored in their
+   * canonical form ("45000" reads back as "45k"), so clients must compare values, not text.
+   */
+  async #patchNodeStatus(name: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const contentType = (req.headers['content-type'] ?? '').split(';')[0]?.trim() ?? '';
+    if (contentType !== JSON_PATCH_TYPE && !MERGE_PATCH_TYPES.has(contentType)) {
+      throw new HttpFailure(
+        415,
+        `the body of the request was in an unknown format - accepted media types include: ${[JSON_PATCH_TYPE, ...MERGE_PATCH_TYPES].join(', ')}`,
+      );
+    }
+    const patch = await readJson(req);
+    const node = this.#nodes.get(name);
+    if (node === undefined) throw this.#notFound('node', name);
+    const apply = (draft: KubeObject): KubeObject => {
+      const next = (
+        contentType === JSON_PATCH_TYPE ? jsonPatch(draft, patch) : mergePatch(draft, patch)
+      ) as KubeObject;
+      const status = isPlainObject(next.status) ? canonicalStatus(next.status) : next.status;
+      return { ...draft, status } as KubeObject;
+    };
+    // Applied to a copy first, so that a patch that fails leaves the stored Node as it was.
+    apply(clone(node));
+    const patched = this.#modify('node', name, apply);
+    this.patches.push({ name, subresource: 'status', contentType, patch });
     sendJson(res, 200, patched);
   }
 }

@@ -13,7 +13,7 @@ export interface TestServer {
 /** A whole ioplace on a real socket on loopback, with a controlled clock and silent logs. */
 export async function startTestServer(
   config: unknown = {},
-  extra: Partial<Pick<AppDeps, 'kubeConfig' | 'delay' | 'logger'>> = {},
+  extra: Partial<Pick<AppDeps, 'kubeConfig' | 'delay' | 'logger' | 'configPath'>> = {},
 ): Promise<TestServer> {
   const clock = { now: Date.parse('2026-11-25T20:00:00Z') };
   const app = await buildApp({

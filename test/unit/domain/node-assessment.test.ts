@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Committed } from '../../../src/domain/commitments.js';
 import type { NodeEntry } from '../../../src/domain/inventory.js';
-import { assessNode, freeAmount } from '../../../src/domain/node-assessment.js';
+import { allocatableAmount, assessNode, freeAmount } from '../../../src/domain/node-assessment.js';
 import type { Amounts } from '../../../src/domain/resources.js';
 
 const STALE_AFTER_MS = 30_000;
@@ -337,4 +337,21 @@ describe('assessNode', () => {
       expect(assessment.free).toEqual({ iops: 900 });
     });
   });
+});
+
+describe('allocatableAmount', () => {
+  it.each([
+    [50_000, 0.1, 45_000],
+    [10, 0.9, 1],
+    [3, 0.7, 0],
+    [1_001, 0.1, 900],
+    [10e9, 0.1, 9e9],
+    [1e18, 0, 1e18],
+    [7, 0, 7],
+  ])(
+    'capacity %d with reserve %d hands out %d, a whole number the scheduler can count against',
+    (capacity, reserve, expected) => {
+      expect(allocatableAmount(capacity, reserve)).toBe(expected);
+    },
+  );
 });
