@@ -80,14 +80,13 @@ export interface App {
 }
 
 /**
- * What only cluster mode uses: the connection, its core API client and the classes built on them.
- * Loaded on demand: @kubernetes/client-node's generated API alone takes a process from about 40 to
+ * What only cluster mode uses: the connection, its API client and the classes built on them.
+ * Loaded on demand: @kubernetes/client-node (for the watches) takes a process from about 40 to
  * about 110 MiB of RSS, for nothing when there is no cluster.
  */
 async function clusterAccess(kubeConfig: KubeConfig, apiTimeoutMs: number) {
-  const [{ CoreV1Api }, { ApiClient }, { ClusterSync }, { NodeNudger }, { PodBinder }, { NodeAdvertiser }] =
+  const [{ ApiClient }, { ClusterSync }, { NodeNudger }, { PodBinder }, { NodeAdvertiser }] =
     await Promise.all([
-      import('@kubernetes/client-node'),
       import('./cluster/api-client.js'),
       import('./cluster/cluster-sync.js'),
       import('./cluster/node-nudger.js'),
@@ -96,7 +95,6 @@ async function clusterAccess(kubeConfig: KubeConfig, apiTimeoutMs: number) {
     ]);
   return {
     kubeConfig,
-    api: kubeConfig.makeApiClient(CoreV1Api),
     /** Every call ioplace makes, but the watches: pooled keep-alive connections. */
     apiClient: new ApiClient(kubeConfig, { timeoutMs: apiTimeoutMs }),
     ClusterSync,
@@ -132,10 +130,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const nudger =
     k8s !== undefined && config.retrySignal.enabled
       ? new k8s.NodeNudger({
-          api: k8s.api,
+          api: k8s.apiClient,
           annotation: config.retrySignal.annotation,
           minIntervalMs: config.retrySignal.minIntervalSeconds * 1000,
-          timeoutMs: config.binding.apiTimeoutSeconds * 1000,
           clock,
           logger: logger.child({ module: 'retry-signal' }),
           onResult: (result) => metrics.retrySignals.inc({ result }),
@@ -200,6 +197,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       ? undefined
       : new k8s.ClusterSync({
           kubeConfig: k8s.kubeConfig,
+          api: k8s.apiClient,
           podStore,
           clusterNodes,
           config: config.cluster,
@@ -214,8 +212,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
           onCapacityReleased: capacityMayHaveRisen,
           onNodeSeen: advertiser === undefined ? undefined : (node) => advertiser.observed(node),
         });
-  const binder =
-    k8s === undefined ? undefined : new k8s.PodBinder(k8s.api, config.binding.apiTimeoutSeconds * 1000);
+  const binder = k8s === undefined ? undefined : new k8s.PodBinder(k8s.apiClient);
 
   const metrics = createMetrics(registry, {
     inventory,
@@ -263,7 +260,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     server.addHook('onReady', async () => live.watch());
     server.addHook('onClose', async () => live.close());
   }
-  const authenticator = await agentAuthenticator(config, kubeConfig, clock);
+  const authenticator = await agentAuthenticator(config, k8s?.apiClient, clock);
   if (authenticator === undefined) {
     logger.warn(
       { host: config.server.host },
@@ -307,8 +304,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       clearInterval(sweep);
       nudger?.close();
       advertiser?.close();
-      k8s?.apiClient.close();
       await cluster.stop();
+      k8s?.apiClient.close();
     });
   }
 

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { ApiClient } from '../cluster/api-client.js';
 import { ConfigError } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Clock } from '../domain/clock.js';
@@ -13,18 +13,13 @@ import { parseAgentTokens } from './agent-tokens.js';
  */
 export async function agentAuthenticator(
   config: Config,
-  kubeConfig: KubeConfig | undefined,
+  /** The cluster's API; undefined without cluster access. */
+  api: ApiClient | undefined,
   clock: Clock,
 ): Promise<TokenAuthenticator | undefined> {
   const { auth } = config;
   const mode =
-    auth.agents === 'auto'
-      ? kubeConfig
-        ? 'tokenreview'
-        : auth.agentTokensFile
-          ? 'file'
-          : 'open'
-      : auth.agents;
+    auth.agents === 'auto' ? (api ? 'tokenreview' : auth.agentTokensFile ? 'file' : 'open') : auth.agents;
   if (mode === 'open') return undefined;
   if (mode === 'file') {
     let text: string;
@@ -41,14 +36,13 @@ export async function agentAuthenticator(
       throw new ConfigError(`auth.agentTokensFile: ${(err as Error).message}`);
     }
   }
-  if (kubeConfig === undefined) throw new ConfigError('auth.agents: tokenreview needs cluster access');
-  // Loaded only here: it brings in @kubernetes/client-node, which a standalone ioplace never needs.
+  if (api === undefined) throw new ConfigError('auth.agents: tokenreview needs cluster access');
+  // Loaded only here: a standalone ioplace or one with agent tokens in a file never needs it.
   const { TokenReviewer } = await import('./token-review.js');
-  return new TokenReviewer(kubeConfig, {
+  return new TokenReviewer(api, {
     serviceAccounts: auth.agentServiceAccounts,
     audience: auth.audience,
     cacheMs: auth.cacheSeconds * 1000,
     clock,
-    timeoutMs: config.binding.apiTimeoutSeconds * 1000,
   });
 }

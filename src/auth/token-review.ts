@@ -1,5 +1,5 @@
-import { AuthenticationV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { apiErrorMessage, withTimeout } from '../cluster/api-errors.js';
+import type { ApiClient } from '../cluster/api-client.js';
+import { apiErrorMessage } from '../cluster/api-errors.js';
 import type { Clock } from '../domain/clock.js';
 import { type AgentIdentity, type TokenAuthenticator, tokenKey } from './agent-auth.js';
 
@@ -56,27 +56,26 @@ const MAX_CACHED = 50_000;
 /** Agent tokens checked with the Kubernetes TokenReview API, answers cached for `cacheMs`. */
 export class TokenReviewer implements TokenAuthenticator {
   readonly kind = 'tokenreview';
-  readonly #api: AuthenticationV1Api;
+  readonly #api: ApiClient;
   readonly #cache = new Map<string, Cached>();
   readonly #o: {
     serviceAccounts: readonly string[];
     audience: string;
     cacheMs: number;
     clock: Clock;
-    timeoutMs: number;
   };
 
+  /** `api`'s timeout is the review's. */
   constructor(
-    kubeConfig: KubeConfig,
+    api: ApiClient,
     options: {
       serviceAccounts: readonly string[];
       audience: string;
       cacheMs: number;
       clock: Clock;
-      timeoutMs: number;
     },
   ) {
-    this.#api = kubeConfig.makeApiClient(AuthenticationV1Api);
+    this.#api = api;
     this.#o = options;
   }
 
@@ -87,18 +86,16 @@ export class TokenReviewer implements TokenAuthenticator {
     if (cached !== undefined && cached.until > now) return cached.identity;
     let status: TokenReviewStatus | undefined;
     try {
-      const review = await withTimeout(
-        this.#api.createTokenReview({
-          body: {
-            apiVersion: 'authentication.k8s.io/v1',
-            kind: 'TokenReview',
-            spec: { token, ...(this.#o.audience === '' ? {} : { audiences: [this.#o.audience] }) },
-          },
-        }),
-        this.#o.timeoutMs,
-        'the token review',
-      );
-      status = review.status;
+      const review = await this.#api.request<{ status?: TokenReviewStatus }>({
+        method: 'POST',
+        path: '/apis/authentication.k8s.io/v1/tokenreviews',
+        body: {
+          apiVersion: 'authentication.k8s.io/v1',
+          kind: 'TokenReview',
+          spec: { token, ...(this.#o.audience === '' ? {} : { audiences: [this.#o.audience] }) },
+        },
+      });
+      status = review?.status;
     } catch (err) {
       // The API server is away: an agent known a moment ago stays known, so that reports keep
       // flowing through an API outage; anything else cannot be decided now.

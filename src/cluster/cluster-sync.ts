@@ -3,6 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config/schema.js';
 import type { ClusterNodes } from '../domain/cluster-nodes.js';
 import { holdsDemand, type PodRecord, type PodStore } from '../domain/pod-store.js';
+import type { ApiClient } from './api-client.js';
 import { type Delay, realDelay } from './backoff.js';
 import { listChunk } from './list-request.js';
 import { decodeNode, type NodeRecord } from './node-status.js';
@@ -13,7 +14,10 @@ import { type ListPage, Reflector } from './reflector.js';
 const LIVE_PODS = 'status.phase!=Succeeded,status.phase!=Failed';
 
 export interface ClusterSyncDeps {
+  /** For the watches (client-node's Watch). */
   readonly kubeConfig: KubeConfig;
+  /** For the list pages: kept connections. */
+  readonly api: ApiClient;
   readonly podStore: PodStore;
   readonly clusterNodes: ClusterNodes;
   /** A node left the cluster. */
@@ -30,14 +34,14 @@ export interface ClusterSyncDeps {
 }
 
 /** Pages of `path`, streamed item by item (see listChunk). */
-function lister(kubeConfig: KubeConfig, path: string, query: Readonly<Record<string, string>>) {
+function lister(api: ApiClient, path: string, query: Readonly<Record<string, string>>) {
   return (
     limit: number,
     continueToken: string | undefined,
     onItem: (object: unknown) => void,
     signal: AbortSignal,
   ): Promise<ListPage> =>
-    listChunk(kubeConfig, { path, query: { ...query, limit, continue: continueToken }, onItem, signal });
+    listChunk(api, { path, query: { ...query, limit, continue: continueToken }, onItem, signal });
 }
 
 /** Keeps the pod store and the set of cluster nodes in step with the API server. */
@@ -77,7 +81,7 @@ export class ClusterSync {
       path: '/api/v1/pods',
       query: podQuery,
       decode: (object) => pods.decode(object),
-      list: lister(kubeConfig, '/api/v1/pods', podQuery),
+      list: lister(deps.api, '/api/v1/pods', podQuery),
       handler: {
         relisting: () => podStore.beginRelist(),
         listed: upsert,
@@ -97,7 +101,7 @@ export class ClusterSync {
       path: '/api/v1/nodes',
       query: {},
       decode: decodeNode,
-      list: lister(kubeConfig, '/api/v1/nodes', {}),
+      list: lister(deps.api, '/api/v1/nodes', {}),
       handler: {
         relisting() {
           listedNodes = [];

@@ -1,9 +1,6 @@
-import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
-import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { pipeline, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import type { KubeConfig } from '@kubernetes/client-node';
-import { statusError } from './api-client.js';
+import type { ApiClient } from './api-client.js';
 import { ListSplitter } from './list-splitter.js';
 
 /** A list answered with nothing for this long (not a byte) is given up, and retried. */
@@ -28,40 +25,22 @@ export interface ListRequest {
  * GETs one page of a list from the API server and streams its items to `onItem`, without
  * client-node's ObjectSerializer: that turns every page into model classes (with a Date for each
  * timestamp) next to the parsed JSON, and a 150,000-pod list through it left hundreds of
- * megabytes of heap behind. Connection and credentials come from the KubeConfig exactly as
- * client-node's own requests get them (`applyToHTTPSOptions`: the agent with the cluster's CA,
- * client certificate, insecure-skip-tls-verify and proxy, and the Authorization header of the
- * user's token, token file, exec or auth provider, refreshed on every call).
+ * megabytes of heap behind. The page travels on one of the ApiClient's kept connections, with
+ * the credentials the KubeConfig gives on every call; the pages of a list follow each other on
+ * the same connection.
  */
-export async function listChunk(kubeConfig: KubeConfig, request: ListRequest): Promise<ListChunk> {
-  const cluster = kubeConfig.getCurrentCluster();
-  if (cluster === null) throw new Error('the kubeconfig has no current cluster');
-  const url = new URL(cluster.server + request.path);
-  for (const [key, value] of Object.entries(request.query)) {
-    if (value !== undefined && value !== '') url.searchParams.set(key, String(value));
-  }
-  const options: RequestOptions = { method: 'GET', headers: {} };
-  await kubeConfig.applyToHTTPSOptions(options);
-  options.headers = {
-    ...(options.headers as OutgoingHttpHeaders),
-    Accept: 'application/json',
+export async function listChunk(api: ApiClient, request: ListRequest): Promise<ListChunk> {
+  const response = await api.stream({
+    method: 'GET',
+    path: request.path,
+    query: request.query,
     // The API server compresses big answers when asked; a page of pods shrinks about tenfold.
-    'Accept-Encoding': 'gzip',
-  };
-  if (request.signal !== undefined) options.signal = request.signal;
-
-  const response = await new Promise<IncomingMessage>((resolve, reject) => {
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = send(url, options, resolve);
-    req.on('error', reject);
-    req.setTimeout(IDLE_TIMEOUT_MS, () => {
-      req.destroy(new Error(`the API server sent nothing for ${IDLE_TIMEOUT_MS / 1000} s`));
-    });
-    req.end();
+    acceptGzip: true,
+    idleTimeoutMs: IDLE_TIMEOUT_MS,
+    ...(request.signal === undefined ? {} : { signal: request.signal }),
   });
   const body: Readable =
     response.headers['content-encoding'] === 'gzip' ? pipeline(response, createGunzip(), () => {}) : response;
-  if (response.statusCode !== 200) throw await statusError(response.statusCode ?? 0, body);
 
   const splitter = new ListSplitter(request.onItem);
   try {

@@ -1,13 +1,13 @@
-import { type CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Clock } from '../domain/clock.js';
-import { apiErrorMessage, withTimeout } from './api-errors.js';
+import type { ApiClient } from './api-client.js';
+import { apiErrorMessage } from './api-errors.js';
 
 export interface NodeNudgerOptions {
-  readonly api: CoreV1Api;
+  /** Its timeout is the patch's. */
+  readonly api: ApiClient;
   readonly annotation: string;
   readonly minIntervalMs: number;
-  readonly timeoutMs: number;
   readonly clock: Clock;
   readonly logger: FastifyBaseLogger;
   readonly onResult?: (result: 'sent' | 'failed') => void;
@@ -74,14 +74,12 @@ export class NodeNudger {
     this.#lastSent.set(node, now);
     const body = { metadata: { annotations: { [this.#o.annotation]: new Date(now).toISOString() } } };
     try {
-      await withTimeout(
-        this.#o.api.patchNode(
-          { name: node, body },
-          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-        ),
-        this.#o.timeoutMs,
-        'annotating the node',
-      );
+      await this.#o.api.request({
+        method: 'PATCH',
+        path: `/api/v1/nodes/${encodeURIComponent(node)}`,
+        contentType: 'application/merge-patch+json',
+        body,
+      });
       this.#sent++;
       this.#o.onResult?.('sent');
       this.#o.logger.debug({ node }, 'told the scheduler that the node has room again');

@@ -1,5 +1,4 @@
-import type { CoreV1Api } from '@kubernetes/client-node';
-import { withTimeout } from './api-errors.js';
+import type { ApiClient } from './api-client.js';
 
 export interface PodRef {
   readonly namespace: string;
@@ -7,14 +6,12 @@ export interface PodRef {
   readonly uid: string;
 }
 
-/** Creates Bindings and reads single pods through the API server. */
+/** Creates Bindings and reads single pods through the API server, on the ApiClient's kept connections. */
 export class PodBinder {
-  readonly #api: CoreV1Api;
-  readonly #timeoutMs: number;
+  readonly #api: ApiClient;
 
-  constructor(api: CoreV1Api, timeoutMs: number) {
+  constructor(api: ApiClient) {
     this.#api = api;
-    this.#timeoutMs = timeoutMs;
   }
 
   /** Binds the pod to the node, as kube-scheduler's DefaultBinder does (with the uid as precondition). */
@@ -24,23 +21,23 @@ export class PodBinder {
       namespace: pod.namespace,
       ...(pod.uid === '' ? {} : { uid: pod.uid }),
     };
-    await withTimeout(
-      this.#api.createNamespacedPodBinding({
-        name: pod.name,
-        namespace: pod.namespace,
-        body: {
-          apiVersion: 'v1',
-          kind: 'Binding',
-          metadata,
-          target: { apiVersion: 'v1', kind: 'Node', name: node },
-        },
-      }),
-      this.#timeoutMs,
-      'creating the binding',
-    );
+    await this.#api.request({
+      method: 'POST',
+      path: `${podPath(pod.namespace, pod.name)}/binding`,
+      body: {
+        apiVersion: 'v1',
+        kind: 'Binding',
+        metadata,
+        target: { apiVersion: 'v1', kind: 'Node', name: node },
+      },
+    });
   }
 
   async read(namespace: string, name: string): Promise<unknown> {
-    return withTimeout(this.#api.readNamespacedPod({ namespace, name }), this.#timeoutMs, 'reading the pod');
+    return this.#api.request({ method: 'GET', path: podPath(namespace, name) });
   }
+}
+
+function podPath(namespace: string, name: string): string {
+  return `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`;
 }

@@ -132,6 +132,24 @@ describe('bind', () => {
     expect(missing.body.Error).toMatch(/^cannot read pod default\/gone: .*\(HTTP 404\)$/);
   });
 
+  it('binds one pod after another on kept connections, and reads none the watch has shown', async () => {
+    const cluster = await startCluster({}, (api) => {
+      api.addNode(node('n1'));
+      for (let i = 0; i < 10; i++) api.addPod(pod(`web-${i}`, { iops: '100' }));
+    });
+    h = cluster;
+    await report(cluster.server, 'n1', { capacity: { iops: 10_000 } });
+    await waitFor(() => cluster.server.app.podStore.size === 10, 5000, 'the pods');
+    const connections = cluster.api.connections;
+    for (let i = 0; i < 10; i++) {
+      expect((await bind(cluster.server, argsFor(cluster, `web-${i}`, 'n1'))).body.Error).toBe('');
+    }
+    expect(cluster.api.bindings).toHaveLength(10);
+    // The lists' kept connection carries the binds (or at most one new one does): not one each.
+    expect(cluster.api.connections - connections).toBeLessThanOrEqual(1);
+    expect(cluster.api.requests.filter((r) => r.method === 'GET' && /\/pods\/web-/.test(r.path))).toEqual([]);
+  });
+
   it('never overcommits a node in a burst of 50 binds onto 5 nodes', async () => {
     const nodes = ['n1', 'n2', 'n3', 'n4', 'n5'];
     const cluster = await startCluster({}, (api) => {

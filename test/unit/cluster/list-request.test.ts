@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ApiClient } from '../../../src/cluster/api-client.js';
 import { ApiStatusError, apiErrorMessage } from '../../../src/cluster/api-errors.js';
 import { type ListChunk, listChunk } from '../../../src/cluster/list-request.js';
 
@@ -79,13 +80,18 @@ async function list(
   signal?: AbortSignal,
 ): Promise<ListChunk & { items: unknown[] }> {
   const items: unknown[] = [];
-  const chunk = await listChunk(kc, {
-    path: '/api/v1/pods',
-    query,
-    onItem: (item) => items.push(item),
-    ...(signal ? { signal } : {}),
-  });
-  return { ...chunk, items };
+  const api = new ApiClient(kc, { timeoutMs: 60_000 });
+  try {
+    const chunk = await listChunk(api, {
+      path: '/api/v1/pods',
+      query,
+      onItem: (item) => items.push(item),
+      ...(signal ? { signal } : {}),
+    });
+    return { ...chunk, items };
+  } finally {
+    api.close();
+  }
 }
 
 describe('listChunk', () => {
@@ -172,6 +178,40 @@ describe('listChunk', () => {
     setTimeout(() => stop.abort(), 50);
     // An AbortError before the answer, the reset of the connection once the answer has started.
     await expect(pending).rejects.toThrow();
+  });
+
+  it('sends the pages of a list, gzipped or not, one after another on one connection', async () => {
+    let connections = 0;
+    let page = 0;
+    const port = await listen((_req, res) => {
+      page++;
+      const body = JSON.stringify({
+        ...LIST,
+        metadata: { resourceVersion: '42', continue: page < 3 ? 'more' : '' },
+      });
+      if (page === 2) {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+        res.end(gzipSync(body));
+      } else sendJson(res, 200, JSON.parse(body));
+    });
+    server?.on('connection', () => connections++);
+    const api = new ApiClient(kubeConfig(`http://127.0.0.1:${port}`), { timeoutMs: 60_000 });
+    try {
+      const items: unknown[] = [];
+      let continueToken: string | undefined;
+      do {
+        const chunk = await listChunk(api, {
+          path: '/api/v1/pods',
+          query: { limit: 2, continue: continueToken },
+          onItem: (item) => items.push(item),
+        });
+        continueToken = chunk.continueToken;
+      } while (continueToken !== undefined);
+      expect(items).toHaveLength(6);
+      expect(connections).toBe(1);
+    } finally {
+      api.close();
+    }
   });
 
   it('sends the basic credentials of a user with username and password', async () => {
