@@ -178,14 +178,17 @@ export function extenderArgs(
   );
 }
 
-/** The captured Pod with demand, as the API server would list it once bound and running. */
+/**
+ * The captured Pod with demand, as the API server would list it once bound and running: with its
+ * phase and start time (its spec.priority, 0, is in the capture already).
+ */
 export function boundPodTemplate(): Json {
   const source = withIopsRequest(capture('filter-nodecache-true.json').Pod, '100') as {
     metadata: Json;
     spec: Json;
     status?: Json;
   };
-  source.status = { ...source.status, phase: 'Running' };
+  source.status = { ...source.status, phase: 'Running', startTime: '2026-11-25T20:20:00Z' };
   return source as unknown as Json;
 }
 

@@ -5,8 +5,8 @@ import { type Amounts, DIMENSIONS } from '../domain/resources.js';
 
 interface PodObject extends PodLike {
   readonly metadata?: PodLike['metadata'] & { readonly uid?: string };
-  readonly spec?: PodLike['spec'] & { readonly nodeName?: string };
-  readonly status?: { readonly phase?: string };
+  readonly spec?: PodLike['spec'] & { readonly nodeName?: string; readonly priority?: unknown };
+  readonly status?: { readonly phase?: string; readonly startTime?: unknown };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -14,6 +14,21 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 const NO_DEMAND: Amounts = Object.freeze({});
+
+/** spec.priority as kube-scheduler reads it (corev1helpers.PodPriority): absent is 0. */
+function priorityOf(value: unknown): number {
+  return typeof value === 'number' && Number.isSafeInteger(value) ? value : 0;
+}
+
+/**
+ * status.startTime (RFC 3339, whole seconds) as whole seconds since the epoch, a small integer
+ * (see PodRecord); undefined when absent or unreadable, which ranks the pod as started last.
+ */
+function startedAtOf(value: unknown): number | undefined {
+  if (typeof value !== 'string') return undefined;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : Math.floor(ms / 1000);
+}
 
 /** The phases of the API, as constants: a phase is then one shared string, not one per pod. */
 const PHASES = new Map(
@@ -58,6 +73,8 @@ export class PodDecoder {
       node: typeof nodeName === 'string' && nodeName !== '' ? this.#node(nodeName) : undefined,
       phase: PHASES.get(phase) ?? phase,
       demand: demand.ok ? this.#demand(demand.demand) : NO_DEMAND,
+      priority: priorityOf(pod.spec?.priority),
+      startedAt: startedAtOf(pod.status?.startTime),
     };
   }
 

