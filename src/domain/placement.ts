@@ -19,6 +19,7 @@ import type { RejectionMemory } from './rejection-memory.js';
 import type { Reservations } from './reservations.js';
 import { type Amounts, DIMENSIONS } from './resources.js';
 import { type ScoreBreakdown, scoreNode, scoreValue } from './scoring.js';
+import { type EvictablePod, selectVictims, type VictimSelection } from './victim-selection.js';
 
 export interface FilterOutcome {
   /** Indexes into the candidate list of the nodes that fit, in request order. */
@@ -181,6 +182,20 @@ export class Placement {
     if (!demand.ok) return false;
     if (demand.none) return true;
     return evictionMakesRoom(demand.demand, this.assess(node), freed, this.#settings());
+  }
+
+  /**
+   * Which of `pods` (on `node`) to evict on top of victims already given that free `given`, for a
+   * preemptor of `priority` asking for `demand`: see selectVictims.
+   */
+  chooseVictims<P extends EvictablePod>(
+    demand: Amounts,
+    node: string,
+    given: Amounts,
+    pods: readonly P[],
+    priority: number,
+  ): VictimSelection<P> {
+    return selectVictims(demand, this.assess(node), given, pods, priority, this.#settings());
   }
 
   /** True when the node now has room for a demand it recently turned away (reported once). */

@@ -3,6 +3,7 @@ import { podDemand } from '../domain/demand.js';
 import type { Placement } from '../domain/placement.js';
 import type { PodStore } from '../domain/pod-store.js';
 import { type Amounts, addAmounts } from '../domain/resources.js';
+import { mergeVictims } from '../domain/victim-selection.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { canonicalizeBody } from './preparse.js';
 import {
@@ -49,10 +50,54 @@ function candidates(args: ExtenderPreemptionArgs, store: PodStore): Candidate[] 
   return out;
 }
 
+/** A candidate's answer: its victims, and whether ioplace chose some of them. */
+interface Answer {
+  readonly uids: string[];
+  readonly chosen: boolean;
+}
+
 /**
- * POST <prefix>/preempt: keeps a candidate node only if evicting its victims frees enough of
- * every dimension the preemptor asks for, and answers with uids (NodeNameToMetaVictims) in both
- * modes. A node without victims is never returned: the scheduler rejects it.
+ * For the candidates whose answer is still missing, the victims sent plus those ioplace chooses
+ * among the other pods on the node (see selectVictims); a node that cannot be freed, or that
+ * needs nothing evicted, stays without an answer. The pods of every such node are gathered in one
+ * pass over the store.
+ */
+function chooseWhereShort(
+  all: readonly Candidate[],
+  answers: (Answer | undefined)[],
+  demand: Amounts,
+  priority: number,
+  placement: Placement,
+  podStore: PodStore,
+): void {
+  const open = all.flatMap((_, i) => (answers[i] === undefined ? [i] : []));
+  if (open.length === 0) return;
+  const podsOn = podStore.podsOn(new Set(open.map((i) => (all[i] as Candidate).node)));
+  for (const i of open) {
+    const c = all[i] as Candidate;
+    const sent = new Set(c.uids);
+    const others = (podsOn.get(c.node) ?? []).filter((p) => !sent.has(p.uid));
+    const choice = placement.chooseVictims(demand, c.node, c.freed, others, priority);
+    if (choice.outcome !== 'chosen') continue;
+    answers[i] = { uids: mergeVictims(c.uids, (uid) => podStore.get(uid), choice.victims), chosen: true };
+  }
+}
+
+/**
+ * POST <prefix>/preempt: answers, for each candidate node, the victims whose eviction makes room
+ * for the preemptor's demand, as uids (NodeNameToMetaVictims) in both modes:
+ *  - the victims sent, when they free enough (result "kept");
+ *  - in NodeNameToMetaVictims mode, when none were sent (schedulers with kubernetes#135486 send
+ *    nodes that only an extender turned away with empty lists) or those sent free too little by
+ *    ioplace's figures: the ones sent plus those selectVictims picks among the node's other
+ *    lower-priority pods in the pod store (result "chosen"). The scheduler takes any pod on that
+ *    node by uid;
+ *  - otherwise the node is dropped: it cannot be freed, or NodeNameToVictims mode sent too little
+ *    (there ioplace answers only with pods it was sent), or the demand is invalid.
+ * A node is never answered without victims: a scheduler rejects that ("expected at least one
+ * victim pod on node") when the extender is not ignorable. So a node that already fits the
+ * preemptor with nothing evicted, and was sent no victim, is dropped too: evicting a pod there
+ * would be for nothing, and the pod will pass the filter there on its next attempt.
  */
 export const preemptRoute: FastifyPluginAsyncTypebox<{
   placement: Placement;
@@ -68,15 +113,30 @@ export const preemptRoute: FastifyPluginAsyncTypebox<{
     },
     async (request): Promise<ExtenderPreemptionResult> => {
       const demand = podDemand(request.body.Pod);
-      const kept: ExtenderPreemptionResult['NodeNameToMetaVictims'] = {};
-      for (const c of candidates(request.body, podStore)) {
-        if (c.uids.length === 0 || !placement.evictionHelps(demand, c.node, c.freed)) {
-          metrics.preemptionNodes.inc({ result: 'dropped' });
-          continue;
-        }
-        metrics.preemptionNodes.inc({ result: 'kept' });
-        kept[c.node] = { Pods: c.uids.map((UID) => ({ UID })), NumPDBViolations: c.numPDBViolations };
+      const all = candidates(request.body, podStore);
+      // In request order; undefined drops the node.
+      const answers = all.map((c): Answer | undefined =>
+        c.uids.length > 0 && placement.evictionHelps(demand, c.node, c.freed)
+          ? { uids: c.uids, chosen: false }
+          : undefined,
+      );
+      if (request.body.NodeNameToMetaVictims !== undefined && demand.ok && !demand.none) {
+        const priority = request.body.Pod.spec?.priority ?? 0;
+        chooseWhereShort(all, answers, demand.demand, priority, placement, podStore);
       }
+      // No prototype: a candidate may be named anything, "__proto__" included.
+      const kept = Object.create(null) as ExtenderPreemptionResult['NodeNameToMetaVictims'];
+      const counts = { kept: 0, chosen: 0, dropped: 0 };
+      all.forEach((c, i) => {
+        const answer = answers[i];
+        if (answer === undefined) {
+          counts.dropped++;
+          return;
+        }
+        counts[answer.chosen ? 'chosen' : 'kept']++;
+        kept[c.node] = { Pods: answer.uids.map((UID) => ({ UID })), NumPDBViolations: c.numPDBViolations };
+      });
+      for (const [result, n] of Object.entries(counts)) if (n > 0) metrics.preemptionNodes.inc({ result }, n);
       return { NodeNameToMetaVictims: kept };
     },
   );

@@ -20,22 +20,31 @@ const Container = Type.Object({
   ),
 });
 
+const PodMetadata = Type.Object({
+  name: Type.Optional(Type.String()),
+  namespace: Type.Optional(Type.String()),
+  uid: Type.Optional(Type.String()),
+  annotations: Type.Optional(Type.Record(Type.String(), Type.String())),
+});
+
+const podSpecFields = {
+  containers: Type.Optional(Type.Array(Container)),
+  initContainers: Type.Optional(Type.Array(Container)),
+  overhead: Type.Optional(ResourceList),
+};
+
 export const PodSchema = Type.Object({
-  metadata: Type.Optional(
-    Type.Object({
-      name: Type.Optional(Type.String()),
-      namespace: Type.Optional(Type.String()),
-      uid: Type.Optional(Type.String()),
-      annotations: Type.Optional(Type.Record(Type.String(), Type.String())),
-    }),
-  ),
-  spec: Type.Optional(
-    Type.Object({
-      containers: Type.Optional(Type.Array(Container)),
-      initContainers: Type.Optional(Type.Array(Container)),
-      overhead: Type.Optional(ResourceList),
-    }),
-  ),
+  metadata: Type.Optional(PodMetadata),
+  spec: Type.Optional(Type.Object(podSpecFields)),
+});
+
+/** spec.priority: an int32 in the API (absent means 0), as Go would refuse anything else. */
+const Priority = Type.Integer({ minimum: -2_147_483_648, maximum: 2_147_483_647 });
+
+/** The pod preempt is asked to make room for: a Pod whose priority ioplace also reads. */
+const PreemptorPodSchema = Type.Object({
+  metadata: Type.Optional(PodMetadata),
+  spec: Type.Optional(Type.Object({ ...podSpecFields, priority: Type.Optional(Priority) })),
 });
 
 const NodeName = Type.String({ minLength: 1, maxLength: 253 });
@@ -68,13 +77,18 @@ const ContainerKeys = shapeOf({
   resources: shapeOf({ requests: null, limits: null }),
 });
 
-export const PodKeys = shapeOf({
-  metadata: shapeOf({ name: null, namespace: null, uid: null, annotations: null }),
-  spec: shapeOf({
-    containers: arrayOf(ContainerKeys),
-    initContainers: arrayOf(ContainerKeys),
-    overhead: null,
-  }),
+const PodMetadataKeys = shapeOf({ name: null, namespace: null, uid: null, annotations: null });
+const podSpecKeys = {
+  containers: arrayOf(ContainerKeys),
+  initContainers: arrayOf(ContainerKeys),
+  overhead: null,
+};
+
+export const PodKeys = shapeOf({ metadata: PodMetadataKeys, spec: shapeOf(podSpecKeys) });
+
+const PreemptorPodKeys = shapeOf({
+  metadata: PodMetadataKeys,
+  spec: shapeOf({ ...podSpecKeys, priority: null }),
 });
 
 /** The keys of a Node that ioplace reads. */
@@ -122,7 +136,7 @@ const NumPDBViolations = Type.Integer({ minimum: 0 });
 
 /** ExtenderPreemptionArgs: the body of preempt, with full victim pods or only their uids. */
 export const ExtenderPreemptionArgsSchema = Type.Object({
-  Pod: PodSchema,
+  Pod: PreemptorPodSchema,
   NodeNameToVictims: Type.Optional(
     Type.Record(
       Type.String(),
@@ -145,7 +159,7 @@ export const ExtenderPreemptionArgsSchema = Type.Object({
 export type ExtenderPreemptionArgs = Static<typeof ExtenderPreemptionArgsSchema>;
 
 export const ExtenderPreemptionArgsKeys = shapeOf({
-  Pod: PodKeys,
+  Pod: PreemptorPodKeys,
   NodeNameToVictims: mapOf(shapeOf({ Pods: arrayOf(PodKeys), NumPDBViolations: null })),
   NodeNameToMetaVictims: mapOf(shapeOf({ Pods: arrayOf(shapeOf({ UID: null })), NumPDBViolations: null })),
 });
