@@ -49,8 +49,9 @@ export const MIN_RATE_BPS = 8_000;
 
 /**
  * tbf's `limit` (and burst) is a 32-bit byte count; with the limit above that caps the rate at
- * about 981 Gbit/s. The rate itself is 64-bit in the kernel and in iproute2 since 3.13
- * (TCA_TBF_RATE64), so the limit is the bound.
+ * about 981 Gbit/s. The rate itself is 64-bit (TCA_TBF_RATE64, which tc sends for rates of
+ * 2^32 bytes/s and more; 900 Gbit/s is taken by iproute2 6.1 here), so the limit is the bound:
+ * tc refuses `limit 5937500000` ("illegal value").
  */
 export const MAX_LIMIT_BYTES = 0xffff_ffff;
 

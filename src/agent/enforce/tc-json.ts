@@ -4,9 +4,9 @@
  * newer iproute2 that prints more still parses. Output that is not the expected JSON throws: it
  * means a wrong program or a broken pipe, not a state to act on.
  *
- * Sizes and rates: iproute2 since 5.6 prints them as numbers (bytes, bytes per second,
- * microseconds); 5.2 to 5.5 printed tc's human strings ("10Mbit", "64Kb", "25.0ms"), which
- * are read too (rounded, as tc rounded them).
+ * Sizes and rates: current iproute2 (6.1 here) prints them as numbers (bytes, bytes per second,
+ * microseconds); the first versions with JSON output printed tc's human strings ("10Mbit",
+ * "64Kb", "25.0ms"), which are read too (rounded, as tc rounded them).
  */
 
 export interface Qdisc {
@@ -24,7 +24,7 @@ export interface TbfState {
   readonly burstBytes: number;
   /** How long a packet may wait (limit minus burst, at the rate), µs; undefined when not printed. */
   readonly latencyUs: number | undefined;
-  /** Read from numbers (iproute2 5.6+), not from tc's rounded strings. */
+  /** Read from numbers (current iproute2), not from tc's rounded strings. */
   readonly exact: boolean;
 }
 

@@ -52,7 +52,7 @@ describe('parseQdiscs (captured from iproute2 6.1)', () => {
     expect(qdiscs.map((q) => `${q.kind} ${q.handle}`)).toEqual(['htb 1:', 'clsact ffff:']);
   });
 
-  it('reads the strings of iproute2 5.2-5.5 (rounded)', () => {
+  it('reads the strings of the first iproute2 versions with JSON output (rounded)', () => {
     const old =
       '[{"kind":"tbf","handle":"494f:","root":true,"options":{"rate":"20Mbit","burst":"64Kb","lat":"25.0ms"}}]';
     expect(tbfState(parseQdiscs(old)[0] as never)).toEqual({
