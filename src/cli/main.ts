@@ -7,7 +7,8 @@ import { table } from './table.js';
 
 const USAGE = `Usage:
   ioplace nodes [--server URL] [--json]
-      The inventory: capacity, usage, committed and free per node.
+      The inventory: capacity, usage, committed and free per node, and what its agent enforces
+      (mode, pods with their limits in force, pods whose limits failed).
   ioplace explain POD.yaml|- [--server URL] [--json] [--strategy spread|pack]
                  [--weight DIMENSION=N]... [--reserve-fraction F] [--node NAME]...
       For every node: whether the pod fits and why not, free capacity, and its score per
@@ -28,6 +29,7 @@ interface NodeView {
   usage: Amounts;
   committed: Amounts;
   free: Amounts;
+  enforcement?: { mode?: string; pods: number; errors: number };
 }
 
 interface Verdict {
@@ -97,9 +99,17 @@ async function request<T>(
   }
 }
 
+/** `all 12`, `iops 3 (1 failing)`, `off`; `-` when the agent does not say (it predates enforcement). */
+function enforcedCell(e: NodeView['enforcement']): string {
+  if (e === undefined) return '-';
+  if (e.mode === 'off') return 'off';
+  const failing = e.errors > 0 ? ` (${e.errors} failing)` : '';
+  return `${e.mode ?? '?'} ${e.pods}${failing}`;
+}
+
 function nodesTable(nodes: NodeView[]): string {
   return table(
-    ['NODE', 'FRESH', 'AGE', 'CAPACITY in/out/iops', 'USAGE', 'COMMITTED', 'FREE'],
+    ['NODE', 'FRESH', 'AGE', 'CAPACITY in/out/iops', 'USAGE', 'COMMITTED', 'FREE', 'ENFORCED'],
     nodes.map((n) => [
       n.node,
       n.fresh ? 'yes' : 'STALE',
@@ -108,6 +118,7 @@ function nodesTable(nodes: NodeView[]): string {
       triple(n.usage),
       triple(n.committed),
       triple(n.free),
+      enforcedCell(n.enforcement),
     ]),
   );
 }

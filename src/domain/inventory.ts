@@ -1,10 +1,22 @@
 import { NodeBook } from './node-book.js';
 import type { Amounts } from './resources.js';
 
+/** What a node agent says of the limits it enforces on its node's pods. */
+export interface EnforcementReport {
+  /** off, iops or all; undefined when not said. */
+  readonly mode: string | undefined;
+  /** Pods whose limits are all in force. */
+  readonly pods: number;
+  /** Pods with a limit that failed. */
+  readonly errors: number;
+}
+
 /** What a node agent reports: capacity and current use, each dimension optional. */
 export interface NodeReport {
   readonly capacity: Amounts;
   readonly usage: Amounts;
+  /** Absent from agents that do not enforce (or predate enforcement). */
+  readonly enforcement?: EnforcementReport;
 }
 
 export interface NodeEntry extends NodeReport {
@@ -49,6 +61,15 @@ export class Inventory {
       node: state.node,
       capacity: Object.freeze({ ...report.capacity }),
       usage: Object.freeze({ ...report.usage }),
+      ...(report.enforcement === undefined
+        ? {}
+        : {
+            enforcement: Object.freeze({
+              mode: report.enforcement.mode,
+              pods: report.enforcement.pods,
+              errors: report.enforcement.errors,
+            }),
+          }),
       receivedAt,
     });
     if (state.report === undefined) this.#reported++;

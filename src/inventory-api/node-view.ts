@@ -1,8 +1,13 @@
+import type { NodeEntry } from '../domain/inventory.js';
 import type { NodeAssessment } from '../domain/node-assessment.js';
 import type { NodeView } from './schemas.js';
 
-/** How the inventory API shows a node: the assessment with times as people read them. */
-export function nodeView(a: NodeAssessment): NodeView {
+/**
+ * How the inventory API shows a node: the assessment with times as people read them, and what its
+ * last report (`entry`) says of enforcement.
+ */
+export function nodeView(a: NodeAssessment, entry?: NodeEntry): NodeView {
+  const enforcement = entry?.enforcement;
   return {
     node: a.node,
     fresh: a.fresh,
@@ -14,5 +19,14 @@ export function nodeView(a: NodeAssessment): NodeView {
     commitments: a.parts,
     allocatable: a.allocatable,
     free: a.free,
+    ...(enforcement === undefined
+      ? {}
+      : {
+          enforcement: {
+            ...(enforcement.mode === undefined ? {} : { mode: enforcement.mode }),
+            pods: enforcement.pods,
+            errors: enforcement.errors,
+          },
+        }),
   };
 }

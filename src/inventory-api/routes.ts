@@ -2,7 +2,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { authorizeAgent, type TokenAuthenticator } from '../auth/agent-auth.js';
-import { InventoryFullError as DomainInventoryFull, type Inventory } from '../domain/inventory.js';
+import {
+  InventoryFullError as DomainInventoryFull,
+  type Inventory,
+  type NodeEntry,
+} from '../domain/inventory.js';
 import type { Placement } from '../domain/placement.js';
 import { InventoryFullError, NodeNotFoundError, NoSuchClusterNodeError } from '../http/errors.js';
 import { nodeView } from './node-view.js';
@@ -54,10 +58,21 @@ export const inventoryRoutes: FastifyPluginAsyncTypebox<InventoryRoutesOptions> 
       const { node } = request.params;
       if (nodeExists(node) === false) throw new NoSuchClusterNodeError(node);
       const receivedAt = now();
+      const { capacity, usage, enforcement } = request.body;
+      let entry: NodeEntry;
       try {
-        inventory.record(
+        entry = inventory.record(
           node,
-          { capacity: request.body.capacity, usage: request.body.usage ?? {} },
+          {
+            capacity,
+            usage: usage ?? {},
+            // Only the fields this ioplace knows; a later agent's others are left out.
+            ...(enforcement === undefined
+              ? {}
+              : {
+                  enforcement: { mode: enforcement.mode, pods: enforcement.pods, errors: enforcement.errors },
+                }),
+          },
           receivedAt,
         );
       } catch (err) {
@@ -65,14 +80,14 @@ export const inventoryRoutes: FastifyPluginAsyncTypebox<InventoryRoutesOptions> 
         throw err;
       }
       onReport(node, receivedAt);
-      return nodeView(placement.assess(node, receivedAt));
+      return nodeView(placement.assess(node, receivedAt), entry);
     },
   );
 
   app.get('/nodes', { schema: { response: { 200: NodeListViewSchema } } }, async () => {
     const at = now();
     const nodes = [...inventory.entries()]
-      .map((e) => nodeView(placement.assess(e.node, at)))
+      .map((e) => nodeView(placement.assess(e.node, at), e))
       .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
     const fresh = nodes.filter((n) => n.fresh).length;
     return { nodes, count: nodes.length, fresh, stale: nodes.length - fresh };
@@ -83,8 +98,9 @@ export const inventoryRoutes: FastifyPluginAsyncTypebox<InventoryRoutesOptions> 
     { schema: { params: NodeParamsSchema, response: { 200: NodeViewSchema } } },
     async (request) => {
       const { node } = request.params;
-      if (inventory.get(node) === undefined) throw new NodeNotFoundError(node);
-      return nodeView(placement.assess(node));
+      const entry = inventory.get(node);
+      if (entry === undefined) throw new NodeNotFoundError(node);
+      return nodeView(placement.assess(node), entry);
     },
   );
 

@@ -13,8 +13,30 @@ export const AmountsSchema = Type.Object(
   { additionalProperties: false },
 );
 
+const PodCount = Type.Integer({ minimum: 0, maximum: 1_000_000 });
+
+/**
+ * What the agent enforces on its node. Optional: agents from before enforcement send none. Fields
+ * added by later agents are accepted and ignored, so that agents can be upgraded before ioplace.
+ */
+export const EnforcementReportSchema = Type.Object(
+  {
+    /** off, iops or all (a string, so that a later agent's new mode is not refused). */
+    mode: Type.Optional(Type.String({ minLength: 1, maxLength: 16, pattern: '^[a-z][a-z0-9-]*$' })),
+    /** Pods with demand whose limits are all in force. */
+    pods: PodCount,
+    /** Pods with a limit that failed at the agent's last round. */
+    errors: PodCount,
+  },
+  { additionalProperties: true },
+);
+
 export const NodeReportSchema = Type.Object(
-  { capacity: AmountsSchema, usage: Type.Optional(AmountsSchema) },
+  {
+    capacity: AmountsSchema,
+    usage: Type.Optional(AmountsSchema),
+    enforcement: Type.Optional(EnforcementReportSchema),
+  },
   { additionalProperties: false },
 );
 export type NodeReportBody = Static<typeof NodeReportSchema>;
@@ -46,6 +68,10 @@ export const NodeViewSchema = Type.Object({
   commitments: Type.Object({ pods: Figures, unmeasured: Figures, reserved: Figures }),
   allocatable: Figures,
   free: Figures,
+  /** As the node's last report says; absent when its agent does not say (one from before enforcement). */
+  enforcement: Type.Optional(
+    Type.Object({ mode: Type.Optional(Type.String()), pods: Type.Integer(), errors: Type.Integer() }),
+  ),
 });
 export type NodeView = Static<typeof NodeViewSchema>;
 

@@ -72,7 +72,8 @@ let server: TestServer;
 
 /**
  * node-s reports and goes stale (31 s); then node-a: 10G each way, 50k iops with 2k in use;
- * node-d: 1G ingress, 50k iops with 40k in use (5k free of 45k allocatable).
+ * node-d: 1G ingress, 50k iops with 40k in use (5k free of 45k allocatable). node-a's agent
+ * enforces all (12 pods, 1 failing), node-d's nothing; node-s's predates enforcement.
  */
 beforeEach(async () => {
   server = await startTestServer();
@@ -83,8 +84,13 @@ beforeEach(async () => {
   await put('node-a', {
     capacity: { ingressBandwidth: 10e9, egressBandwidth: 10e9, iops: 50_000 },
     usage: { iops: 2_000 },
+    enforcement: { mode: 'all', pods: 12, errors: 1 },
   });
-  await put('node-d', { capacity: { ingressBandwidth: 1e9, iops: 50_000 }, usage: { iops: 40_000 } });
+  await put('node-d', {
+    capacity: { ingressBandwidth: 1e9, iops: 50_000 },
+    usage: { iops: 40_000 },
+    enforcement: { mode: 'off', pods: 0, errors: 0 },
+  });
 });
 afterEach(async () => {
   await server.close();
@@ -99,10 +105,10 @@ describe('ioplace nodes', () => {
     expect(lines).toHaveLength(4);
     expect(lines[0]).toMatch(/^NODE\s/);
     expect(rows(r.stdout)).toEqual([
-      ['NODE', 'FRESH', 'AGE', 'CAPACITY in/out/iops', 'USAGE', 'COMMITTED', 'FREE'],
-      ['node-a', 'yes', '0s', '10G/10G/50k', '-/-/2k', '-/-/-', '9G/9G/43k'],
-      ['node-d', 'yes', '0s', '1G/-/50k', '-/-/40k', '-/-/-', '900M/-/5k'],
-      ['node-s', 'STALE', '31s', '1G/1G/-', '-/-/-', '-/-/-', '900M/900M/-'],
+      ['NODE', 'FRESH', 'AGE', 'CAPACITY in/out/iops', 'USAGE', 'COMMITTED', 'FREE', 'ENFORCED'],
+      ['node-a', 'yes', '0s', '10G/10G/50k', '-/-/2k', '-/-/-', '9G/9G/43k', 'all 12 (1 failing)'],
+      ['node-d', 'yes', '0s', '1G/-/50k', '-/-/40k', '-/-/-', '900M/-/5k', 'off'],
+      ['node-s', 'STALE', '31s', '1G/1G/-', '-/-/-', '-/-/-', '900M/900M/-', '-'],
     ]);
   });
 
@@ -115,6 +121,12 @@ describe('ioplace nodes', () => {
       ['node-a', true],
       ['node-d', true],
       ['node-s', false],
+    ]);
+    const enforcement = (parsed.nodes as { enforcement?: unknown }[]).map((n) => n.enforcement);
+    expect(enforcement).toEqual([
+      { mode: 'all', pods: 12, errors: 1 },
+      { mode: 'off', pods: 0, errors: 0 },
+      undefined, // its agent does not say
     ]);
   });
 });
