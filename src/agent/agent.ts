@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Delay } from '../cluster/backoff.js';
 import type { AgentOptions } from './agent-options.js';
+import type { EnforcementSummary } from './enforce/reconciler.js';
 import { type Measurement, measure } from './measurement.js';
 import type { Reporter, RoundResult } from './reporter.js';
 import type { CounterSample } from './sample.js';
@@ -14,6 +15,8 @@ export interface AgentDeps {
   /** The node's own IOPS capacity from the API, when there is one; it wins over the flag. */
   readonly nodeIopsCapacity: ((now: number) => Promise<number | undefined>) | undefined;
   readonly reporter: Reporter | undefined;
+  /** Enforcement as of its last round, carried by each report; undefined: not said (--once). */
+  readonly enforcement?: () => EnforcementSummary | undefined;
   readonly clock: () => number;
   readonly delay: Delay;
   readonly random?: () => number;
@@ -36,7 +39,12 @@ export class Agent {
   }
 
   async reportOnce(measurement: Measurement): Promise<RoundResult | undefined> {
-    return this.#d.reporter?.report({ capacity: measurement.capacity, usage: measurement.usage });
+    const enforcement = this.#d.enforcement?.();
+    return this.#d.reporter?.report({
+      capacity: measurement.capacity,
+      usage: measurement.usage,
+      ...(enforcement === undefined ? {} : { enforcement }),
+    });
   }
 
   /**

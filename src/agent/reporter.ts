@@ -1,12 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Amounts } from '../domain/resources.js';
+import type { EnforcementSummary } from './enforce/reconciler.js';
 import { type ReplicaTarget, type Resolve, resolveTargets, targetKey } from './replica-targets.js';
 import { type SendResult, sendReport } from './report-sender.js';
 
 export interface ReportBody {
   readonly capacity: Amounts;
   readonly usage: Amounts;
+  /** Enforcement on the node; servers older than the field refuse it (see Reporter). */
+  readonly enforcement?: EnforcementSummary;
 }
 
 export interface ReporterOptions {
@@ -37,6 +40,18 @@ interface TargetState {
 }
 
 const FIRST_BACKOFF_MS = 1_000;
+/** How long a replica that refused the enforcement field gets reports without it. */
+const OLDER_RECHECK_MS = 10 * 60_000;
+
+/** How an ioplace from before the `enforcement` field refuses it (its schema is closed). */
+function refusesEnforcement(outcome: SendResult | Error): boolean {
+  return (
+    !(outcome instanceof Error) &&
+    outcome.status === 400 &&
+    /must NOT have additional properties/.test(outcome.body) &&
+    !/enforcement\//.test(outcome.body)
+  );
+}
 
 /**
  * Sends each round's report to every replica at once. Every replica must hold the whole
@@ -47,6 +62,13 @@ const FIRST_BACKOFF_MS = 1_000;
 export class Reporter {
   readonly #o: ReporterOptions;
   readonly #state = new Map<string, TargetState>();
+  /**
+   * Replicas that refused the `enforcement` field, and until when: an ioplace from before it, met
+   * while the agents are upgraded before the servers. They get the report without it, so that their
+   * inventory stays fresh, and are offered the field again after OLDER_RECHECK_MS (a replica
+   * upgraded in place keeps its address; a replaced one has a new one).
+   */
+  readonly #older = new Map<string, number>();
 
   constructor(options: ReporterOptions) {
     this.#o = options;
@@ -59,10 +81,12 @@ export class Reporter {
     const token = await this.#token();
     const ca = await this.#ca();
     const json = JSON.stringify(body);
+    const { enforcement: _left, ...older } = body;
+    const olderJson = body.enforcement === undefined ? json : JSON.stringify(older);
     const path = `/v1/nodes/${encodeURIComponent(this.#o.nodeName)}/report`;
     const now = this.#o.now();
     const due = targets.filter((t) => (this.#state.get(targetKey(t))?.retryAt ?? 0) <= now);
-    const results = await Promise.all(due.map((t) => this.#sendOne(t, path, json, token, ca)));
+    const results = await Promise.all(due.map((t) => this.#sendOne(t, path, { json, olderJson }, token, ca)));
     this.#forgetGone(targets);
     const delivered = results.filter(Boolean).length;
     return {
@@ -75,21 +99,25 @@ export class Reporter {
   async #sendOne(
     target: ReplicaTarget,
     path: string,
-    json: string,
+    bodies: { readonly json: string; readonly olderJson: string },
     token: string | undefined,
     ca: Buffer | undefined,
   ): Promise<boolean> {
     const key = targetKey(target);
     const send = this.#o.send ?? sendReport;
-    let outcome: SendResult | Error;
-    try {
-      outcome = await send(target, path, json, {
-        token,
-        timeoutMs: this.#o.timeoutMs,
-        ...(ca ? { ca } : {}),
-      });
-    } catch (err) {
-      outcome = err as Error;
+    const attempt = async (json: string): Promise<SendResult | Error> => {
+      try {
+        return await send(target, path, json, { token, timeoutMs: this.#o.timeoutMs, ...(ca ? { ca } : {}) });
+      } catch (err) {
+        return err as Error;
+      }
+    };
+    const older = (this.#older.get(key) ?? 0) > this.#o.now() || bodies.json === bodies.olderJson;
+    let outcome = await attempt(older ? bodies.olderJson : bodies.json);
+    if (!older && refusesEnforcement(outcome)) {
+      this.#older.set(key, this.#o.now() + OLDER_RECHECK_MS);
+      this.#o.logger.info({ replica: key }, 'replica predates the enforcement field; reporting without it');
+      outcome = await attempt(bodies.olderJson);
     }
     if (!(outcome instanceof Error) && outcome.status >= 200 && outcome.status < 300) {
       if (this.#state.get(key)?.failures) this.#o.logger.info({ replica: key }, 'replica reachable again');
@@ -140,5 +168,6 @@ export class Reporter {
   #forgetGone(targets: readonly ReplicaTarget[]): void {
     const live = new Set(targets.map(targetKey));
     for (const key of this.#state.keys()) if (!live.has(key)) this.#state.delete(key);
+    for (const key of this.#older.keys()) if (!live.has(key)) this.#older.delete(key);
   }
 }
