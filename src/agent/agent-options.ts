@@ -1,8 +1,18 @@
 import { parseArgs } from 'node:util';
 import { parseQuantity } from '../domain/quantity.js';
+import { ENFORCE_MODES, type EnforceMode } from './enforce/reconciler.js';
+
+/** How a pod's IOPS become the kernel's read and write limits (see IopsLimiter's IopsSplit). */
+export const IOPS_SPLITS = ['even', 'each'] as const;
+export type IopsSplit = (typeof IOPS_SPLITS)[number];
+
+/** The agent's own metrics port, next to node-exporter's 9100. */
+export const DEFAULT_METRICS_PORT = 9102;
 
 /** Everything the agent is told, from its command line and environment. */
 export interface AgentOptions {
+  /** `run`: measure, report and enforce; `limits`: print the pods' limits in force and exit. */
+  readonly command: 'run' | 'limits';
   readonly servers: readonly URL[];
   readonly intervalMs: number;
   readonly nodeName: string;
@@ -21,6 +31,14 @@ export interface AgentOptions {
   readonly requestTimeoutMs: number;
   /** Read the node's ioplace.io/iops-capacity annotation or label through the API. */
   readonly nodeCapacityFromApi: boolean;
+  readonly enforce: EnforceMode;
+  /** Where the host's cgroup v2 hierarchy is mounted (default <sysRoot>/fs/cgroup). */
+  readonly cgroupRoot: string;
+  readonly iopsSplit: IopsSplit;
+  /** 0: no metrics listener. */
+  readonly metricsPort: number;
+  /** `limits`: JSON instead of a table. */
+  readonly json: boolean;
 }
 
 export class AgentUsageError extends Error {
@@ -28,8 +46,12 @@ export class AgentUsageError extends Error {
 }
 
 export const AGENT_USAGE = `Usage: ioplace-agent [options]
+       ioplace-agent limits --print [--json] [options]
 
-Measures this node's network bandwidth and IOPS and reports them to every ioplace replica.
+Measures this node's network bandwidth and IOPS and reports them to every ioplace replica, and
+puts each pod's ioplace.io/iops and bandwidth demand in force on this node (--enforce).
+\`limits --print\` lists every pod of the node with its demand, its cgroup, the limits the kernel
+holds for it and what is wrong, then exits (--json for JSON).
 
 Options (each has an environment twin, used when the flag is absent):
   --server URL               ioplace to report to; repeatable. Its host name is resolved at
@@ -50,9 +72,18 @@ Options (each has an environment twin, used when the flag is absent):
   --exclude-devices LIST     never these block devices                      IOPLACE_EXCLUDE_DEVICES
   --no-node-capacity         do not read the node's annotation or label through the API
   --timeout SECONDS          timeout of each report request (default 5)     IOPLACE_TIMEOUT
+  --enforce MODE             off, iops (cgroup io.max) or all (iops, and tc on the pods'
+                             veths); default off                            IOPLACE_ENFORCE
+  --cgroup-root PATH         the host's cgroup v2 mount (default <sys-root>/fs/cgroup)  IOPLACE_CGROUP_ROOT
+  --iops-split POLICY        a pod's N IOPS as the kernel's read and write limits: even
+                             (N/2 each, never more than N in all; the default) or each
+                             (N each way), on every measured disk          IOPLACE_IOPS_SPLIT
+  --metrics-port PORT        Prometheus metrics on this port, 0 for none (default 9102)  IOPLACE_METRICS_PORT
   --log-level LEVEL          pino level (default info)                      IOPLACE_LOG_LEVEL
   --once                     measure once (over one second), report, and exit
-  --print                    with --once: print the measurement instead of reporting it
+  --print                    with --once: print the measurement instead of reporting it;
+                             with limits: print the limits in force
+  --json                     with limits: print JSON
   --help                     this text
 `;
 
@@ -91,23 +122,53 @@ function url(raw: string): URL {
   return parsed;
 }
 
+function oneOf<T extends string>(
+  name: string,
+  raw: string | undefined,
+  allowed: readonly T[],
+  fallback: T,
+): T {
+  if (raw === undefined || raw === '') return fallback;
+  if ((allowed as readonly string[]).includes(raw)) return raw as T;
+  throw new AgentUsageError(`${name}: must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
+}
+
+function port(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n > 65_535)
+    throw new AgentUsageError(`${name}: must be a port from 0 to 65535, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
 /** Parses the command line, with environment twins; throws AgentUsageError with one clear line. */
 export function parseAgentOptions(argv: readonly string[], env: NodeJS.ProcessEnv): AgentOptions | 'help' {
-  let values: ReturnType<typeof parse>['values'];
+  let parsed: ReturnType<typeof parse>;
   try {
-    values = parse(argv).values;
+    parsed = parse(argv);
   } catch (err) {
     throw new AgentUsageError((err as Error).message);
   }
+  const { values, positionals } = parsed;
   if (values.help) return 'help';
+  const [command = 'run', ...extra] = positionals;
+  if (command !== 'run' && command !== 'limits')
+    throw new AgentUsageError(`unknown command ${JSON.stringify(command)} (the only one is limits)`);
+  if (extra.length > 0) throw new AgentUsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
+  const limits = command === 'limits';
   const servers = (values.server?.length ? values.server : list(env.IOPLACE_SERVER)).map(url);
   const print = values.print ?? false;
-  if (print && !values.once) throw new AgentUsageError('--print goes with --once');
-  if (servers.length === 0 && !print)
+  if (print && !values.once && !limits) throw new AgentUsageError('--print goes with --once or limits');
+  if (limits && values.once) throw new AgentUsageError('--once does not go with limits');
+  if (values.json && !limits) throw new AgentUsageError('--json goes with limits');
+  if (servers.length === 0 && !print && !limits)
     throw new AgentUsageError('--server: at least one ioplace URL is needed');
   const nodeName = values['node-name'] ?? env.NODE_NAME ?? '';
-  if (nodeName === '' && !print) throw new AgentUsageError('--node-name (or NODE_NAME) is required');
+  if (nodeName === '' && (limits || !print))
+    throw new AgentUsageError('--node-name (or NODE_NAME) is required');
+  const sysRoot = values['sys-root'] ?? (env.IOPLACE_SYS_ROOT || '/sys');
   return {
+    command: limits ? 'limits' : 'run',
     servers,
     intervalMs: positive('--interval', values.interval ?? env.IOPLACE_INTERVAL, 10) * 1000,
     nodeName,
@@ -119,7 +180,7 @@ export function parseAgentOptions(argv: readonly string[], env: NodeJS.ProcessEn
     tokenFile: values['token-file'] ?? (env.IOPLACE_TOKEN_FILE || undefined),
     caFile: values['ca-file'] ?? (env.IOPLACE_CA_FILE || undefined),
     procRoot: values['proc-root'] ?? (env.IOPLACE_PROC_ROOT || '/proc'),
-    sysRoot: values['sys-root'] ?? (env.IOPLACE_SYS_ROOT || '/sys'),
+    sysRoot,
     interfaces: {
       include: list(values.interfaces ?? env.IOPLACE_INTERFACES),
       exclude: list(values['exclude-interfaces'] ?? env.IOPLACE_EXCLUDE_INTERFACES),
@@ -133,6 +194,16 @@ export function parseAgentOptions(argv: readonly string[], env: NodeJS.ProcessEn
     logLevel: values['log-level'] ?? (env.IOPLACE_LOG_LEVEL || 'info'),
     requestTimeoutMs: positive('--timeout', values.timeout ?? env.IOPLACE_TIMEOUT, 5) * 1000,
     nodeCapacityFromApi: !(values['no-node-capacity'] ?? false),
+    enforce: oneOf('--enforce', values.enforce ?? env.IOPLACE_ENFORCE, ENFORCE_MODES, 'off'),
+    cgroupRoot:
+      values['cgroup-root'] ?? (env.IOPLACE_CGROUP_ROOT || `${sysRoot.replace(/\/+$/, '')}/fs/cgroup`),
+    iopsSplit: oneOf('--iops-split', values['iops-split'] ?? env.IOPLACE_IOPS_SPLIT, IOPS_SPLITS, 'even'),
+    metricsPort: port(
+      '--metrics-port',
+      values['metrics-port'] ?? env.IOPLACE_METRICS_PORT,
+      DEFAULT_METRICS_PORT,
+    ),
+    json: values.json ?? false,
   };
 }
 
@@ -140,7 +211,7 @@ function parse(argv: readonly string[]) {
   return parseArgs({
     args: [...argv],
     strict: true,
-    allowPositionals: false,
+    allowPositionals: true,
     options: {
       server: { type: 'string', multiple: true },
       interval: { type: 'string' },
@@ -160,6 +231,11 @@ function parse(argv: readonly string[]) {
       'log-level': { type: 'string' },
       once: { type: 'boolean' },
       print: { type: 'boolean' },
+      enforce: { type: 'string' },
+      'cgroup-root': { type: 'string' },
+      'iops-split': { type: 'string' },
+      'metrics-port': { type: 'string' },
+      json: { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });

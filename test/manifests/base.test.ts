@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, join, posix } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAgentOptions } from '../../src/agent/agent-options.js';
+import { nodePodsSelector } from '../../src/agent/enforce/pod-watch.js';
 import type { App } from '../../src/app.js';
 import { loadConfigFile } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
@@ -211,9 +212,54 @@ describe('manifests/base: the agent DaemonSet', () => {
     const options = parseAgentOptions([], values);
     if (options === 'help') throw new Error('help');
     expect(options.servers.map((u) => u.href)).toEqual(['http://ioplace-agents.ioplace-system.svc:8080/']);
-    expect(options).toMatchObject({ nodeName: 'node-a', procRoot: '/host/proc', sysRoot: '/host/sys' });
+    expect(options).toMatchObject({
+      nodeName: 'node-a',
+      procRoot: '/host/proc',
+      sysRoot: '/host/sys',
+      enforce: 'all',
+      cgroupRoot: '/host/cgroup',
+      iopsSplit: 'even',
+      metricsPort: 9102,
+    });
     // About three intervals fit in the server's staleness window.
     expect(options.intervalMs * 3).toBeLessThanOrEqual(config.inventory.staleAfterSeconds * 1000);
+  });
+
+  it('enforces the pods’ limits, with the cgroup mount read-write where IOPLACE_CGROUP_ROOT says', () => {
+    expect(env.get('IOPLACE_ENFORCE')?.value).toBe('all');
+    const { mount, volume } = mountOf(agent, pod, env.get('IOPLACE_CGROUP_ROOT')?.value as string);
+    expect(volume?.hostPath).toEqual({ path: '/sys/fs/cgroup', type: 'Directory' });
+    expect(mount?.readOnly).toBeUndefined();
+    // cgroup.procs numbers PIDs in the reader's PID namespace: the host's, to index /host/proc.
+    expect(pod.hostPID).toBe(true);
+    // Every host path is one of these three, and only the cgroups are writable.
+    const hostPaths = (pod.volumes ?? []).filter((v) => v.hostPath).map((v) => v.hostPath?.path);
+    expect(hostPaths.sort()).toEqual(['/proc', '/sys', '/sys/fs/cgroup']);
+    const writable = (agent.volumeMounts ?? []).filter((m) => !m.readOnly).map((m) => m.mountPath);
+    expect(writable).toEqual(['/host/cgroup']);
+  });
+
+  it('runs as root with every capability dropped but the three enforcement needs', () => {
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: false, runAsUser: 0 });
+    expect(agent.securityContext?.capabilities).toEqual({
+      drop: ['ALL'],
+      add: ['NET_ADMIN', 'SYS_ADMIN', 'SYS_PTRACE'],
+    });
+    expect(agent.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+    });
+    expect(agent.securityContext?.privileged).toBeUndefined();
+    // Each added capability is explained where it is added.
+    const text = readRepoFile('manifests/base/agent/daemonset.yaml');
+    for (const capability of ['NET_ADMIN', 'SYS_ADMIN', 'SYS_PTRACE'])
+      expect(text, capability).toMatch(new RegExp(`# .*\\n(\\s+# .*\\n)*\\s+- ${capability}\\n`));
+  });
+
+  it('serves its metrics on the port IOPLACE_METRICS_PORT names, on the node’s address', () => {
+    const port = Number(env.get('IOPLACE_METRICS_PORT')?.value);
+    expect(containerPort(agent, 'metrics')).toBe(port);
+    expect(pod.hostNetwork).toBe(true);
   });
 
   it('reports to the headless Service of this namespace, on the port the replicas listen on', () => {
@@ -270,14 +316,20 @@ describe('the workloads of manifests/base and manifests/scheduler', () => {
 
   for (const w of workloads(all)) {
     const pod = w.spec.template.spec;
+    // The agent runs as root with three capabilities to enforce limits (checked above).
+    const enforcer = w.kind === 'DaemonSet' && w.metadata.name === 'ioplace-agent';
     for (const c of pod.containers) {
       it(`${w.kind}/${w.metadata.name} ${c.name} is locked down and sized`, () => {
         const sc = c.securityContext ?? {};
-        expect(sc.runAsNonRoot ?? pod.securityContext?.runAsNonRoot).toBe(true);
-        expect(pod.securityContext?.runAsUser).toBeGreaterThan(0);
+        if (!enforcer) {
+          expect(sc.runAsNonRoot ?? pod.securityContext?.runAsNonRoot).toBe(true);
+          expect(pod.securityContext?.runAsUser).toBeGreaterThan(0);
+          expect(sc.capabilities).toEqual({ drop: ['ALL'] });
+        } else {
+          expect(sc.capabilities?.drop).toEqual(['ALL']);
+        }
         expect(sc.readOnlyRootFilesystem).toBe(true);
         expect(sc.allowPrivilegeEscalation).toBe(false);
-        expect(sc.capabilities).toEqual({ drop: ['ALL'] });
         expect(sc.privileged).toBeUndefined();
         expect((sc.seccompProfile ?? pod.securityContext?.seccompProfile)?.type).toBe('RuntimeDefault');
         for (const kind of ['requests', 'limits'] as const) {
@@ -306,8 +358,15 @@ describe('RBAC', () => {
     );
   });
 
-  it('lets the agent only get nodes', () => {
-    expect(grants(find(objects, 'ClusterRole', 'ioplace-agent'))).toEqual(['/nodes:get']);
+  it('lets the agent get its node and read pods (its own node’s, by field selector), nothing more', () => {
+    expect(grants(find(objects, 'ClusterRole', 'ioplace-agent'))).toEqual([
+      '/nodes:get',
+      '/pods:get',
+      '/pods:list',
+      '/pods:watch',
+    ]);
+    // The selector the agent asks with, since RBAC cannot require it.
+    expect(nodePodsSelector('node-a')).toBe('spec.nodeName=node-a');
   });
 
   it('lets ioplace-scheduler hold only its own leader election lease, beyond the system roles', () => {

@@ -85,7 +85,7 @@ export interface Container {
 export interface Volume {
   name: string;
   configMap?: { name: string };
-  hostPath?: { path: string };
+  hostPath?: { path: string; type?: string };
   projected?: {
     sources: { serviceAccountToken?: { audience?: string; expirationSeconds?: number; path: string } }[];
   };
@@ -95,6 +95,7 @@ export interface PodSpec {
   serviceAccountName?: string;
   schedulerName?: string;
   hostNetwork?: boolean;
+  hostPID?: boolean;
   dnsPolicy?: string;
   securityContext?: {
     runAsNonRoot?: boolean;

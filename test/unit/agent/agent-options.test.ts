@@ -84,6 +84,67 @@ describe('parseAgentOptions', () => {
     });
   });
 
+  it('enforces nothing by default, with cgroups under the sys root and metrics on 9102', () => {
+    const o = parseAgentOptions([...base, '--sys-root', '/host/sys/'], {});
+    expect(o).toMatchObject({
+      command: 'run',
+      enforce: 'off',
+      cgroupRoot: '/host/sys/fs/cgroup',
+      iopsSplit: 'even',
+      metricsPort: 9102,
+      json: false,
+    });
+  });
+
+  it('takes the enforcement flags, and their environment twins when a flag is absent', () => {
+    const flags = parseAgentOptions(
+      [
+        ...base,
+        '--enforce',
+        'iops',
+        '--cgroup-root',
+        '/host/cgroup',
+        '--iops-split',
+        'each',
+        '--metrics-port',
+        '0',
+      ],
+      { IOPLACE_ENFORCE: 'all', IOPLACE_METRICS_PORT: '9200' },
+    );
+    expect(flags).toMatchObject({
+      enforce: 'iops',
+      cgroupRoot: '/host/cgroup',
+      iopsSplit: 'each',
+      metricsPort: 0,
+    });
+    const env = parseAgentOptions(base, {
+      IOPLACE_ENFORCE: 'all',
+      IOPLACE_CGROUP_ROOT: '/host/cgroup',
+      IOPLACE_IOPS_SPLIT: 'each',
+      IOPLACE_METRICS_PORT: '9200',
+    });
+    expect(env).toMatchObject({
+      enforce: 'all',
+      cgroupRoot: '/host/cgroup',
+      iopsSplit: 'each',
+      metricsPort: 9200,
+    });
+  });
+
+  it('takes limits --print [--json], with a node name but no server', () => {
+    expect(parseAgentOptions(['limits', '--print', '--json'], { NODE_NAME: 'n1' })).toMatchObject({
+      command: 'limits',
+      print: true,
+      json: true,
+      nodeName: 'n1',
+      servers: [],
+    });
+    expect(parseAgentOptions(['limits'], { NODE_NAME: 'n1' })).toMatchObject({
+      command: 'limits',
+      json: false,
+    });
+  });
+
   it('needs no server or node name to --once --print', () => {
     const o = parseAgentOptions(['--once', '--print'], {});
     expect(o).toMatchObject({ once: true, print: true, servers: [] });
@@ -102,6 +163,16 @@ describe('parseAgentOptions', () => {
     [[...base, '--iops-capacity', 'fast'], '--iops-capacity: "fast" is not a quantity'],
     [[...base, '--network-capacity=-1G'], '--network-capacity: "-1G" is negative'],
     [['--print'], '--print goes with --once'],
+    [[...base, '--enforce', 'bandwidth'], '--enforce: must be one of off, iops, all, got "bandwidth"'],
+    [[...base, '--iops-split', 'half'], '--iops-split: must be one of even, each, got "half"'],
+    [[...base, '--metrics-port', '65536'], '--metrics-port: must be a port from 0 to 65535, got "65536"'],
+    [[...base, '--metrics-port=-1'], '--metrics-port: must be a port from 0 to 65535, got "-1"'],
+    [[...base, '--metrics-port', '9.5'], '--metrics-port: must be a port from 0 to 65535, got "9.5"'],
+    [[...base, '--json'], '--json goes with limits'],
+    [['limits', '--once'], '--once does not go with limits'],
+    [['limits'], '--node-name (or NODE_NAME) is required'],
+    [[...base, 'enforce'], 'unknown command "enforce" (the only one is limits)'],
+    [['limits', 'now', '--node-name', 'n1'], 'unexpected argument "now"'],
     [[...base, '--bogus'], "Unknown option '--bogus'"],
   ])('refuses %j with one clear line', (argv, message) => {
     expect(() => parseAgentOptions(argv, {})).toThrow(AgentUsageError);
