@@ -10,6 +10,7 @@ import { availableParallelism, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type BindResult, measureBind } from './bind.js';
 import { measureFloor } from './floor.js';
 import { freePort, IoplaceProcess, ROOT, setIfKnown } from './ioplace-process.js';
 import { type LoadResult, type RequestSpec, runLoad, send } from './load.js';
@@ -42,9 +43,11 @@ const log = (line: string) => process.stdout.write(`${line}\n`);
 // Everything this run started, so that the watchdog and Ctrl-C can end it.
 let mainServer: IoplaceProcess | undefined;
 let clusterServer: IoplaceProcess | undefined;
+let bindServer: IoplaceProcess | undefined;
 const killChildren = () => {
   mainServer?.kill();
   clusterServer?.kill();
+  bindServer?.kill();
 };
 const watchdog = setTimeout(() => {
   process.stderr.write(
@@ -361,6 +364,37 @@ async function main(): Promise<void> {
     });
   }
 
+  const bind: BindResult[] = [];
+  if (opts.bind && (opts.only === undefined || opts.only.test('bind'))) {
+    log(
+      `bind: a scheduler stand-in (${opts.bindCycleMs} ms of its own work a pod), ${opts.bindPods} pending pods on ` +
+        `${opts.bindNodes} nodes, bindings answered after ${opts.bindLatencyMs} ms; ioplace in cluster mode`,
+    );
+    for (const tls of [false, true]) {
+      const clusterConfig = structuredClone(config);
+      clusterConfig.cluster = { mode: 'on' };
+      bind.push(
+        await measureBind({
+          pods: opts.bindPods,
+          nodes: opts.bindNodes,
+          tls,
+          bindingLatencyMs: opts.bindLatencyMs,
+          saturationConcurrency: opts.bindConcurrency,
+          rounds: opts.bindRounds,
+          cycleMs: opts.bindCycleMs,
+          entry: opts.entry,
+          dir,
+          config: await withOpsPort(clusterConfig),
+          nodeArgs: opts.nodeArgs,
+          log,
+          track: (proc) => {
+            bindServer = proc;
+          },
+        }),
+      );
+    }
+  }
+
   const dirty = git(['status', '--porcelain', '--', 'src', 'config', 'package.json'])
     .split('\n')
     .filter((l) => l !== '');
@@ -376,7 +410,8 @@ async function main(): Promise<void> {
     rss,
     cases,
     ...(memory === undefined ? {} : { memory }),
-    targets: evaluateTargets(cases, memory),
+    ...(bind.length === 0 ? {} : { bind }),
+    targets: evaluateTargets(cases, memory, bind),
   };
   const out = resolve(ROOT, opts.out);
   mkdirSync(dirname(out), { recursive: true });
@@ -392,7 +427,10 @@ async function main(): Promise<void> {
   if (opts.quick)
     log('quick run: a smoke test of the harness; its figures are not comparable to the baseline');
   log(`wrote ${opts.out} in ${results.durationSeconds.toFixed(0)} s total`);
-  const errors = cases.reduce((n, c) => n + c.errors, 0);
+  const bindErrors = bind
+    .flatMap((b) => [b.burst, b.saturation])
+    .flatMap((r) => [r.direct.errors, r.ioplace.errors]);
+  const errors = cases.reduce((n, c) => n + c.errors, 0) + bindErrors.reduce((n, e) => n + e, 0);
   if (errors > 0) {
     log(`${errors} requests failed: the figures above are not valid (logs in ${dir})`);
     process.exitCode = 1;

@@ -19,6 +19,18 @@ export interface BenchOptions {
   readonly memoryPods: number;
   readonly memoryNodes: number;
   readonly listPageSize: number;
+  /** The bind case (issue 12): a burst through a kube-scheduler stand-in, with and without TLS. */
+  readonly bind: boolean;
+  readonly bindPods: number;
+  readonly bindNodes: number;
+  /** How much later the fake API server answers each binding (etcd's write). */
+  readonly bindLatencyMs: number;
+  /** Binds in flight at once in the saturation runs. */
+  readonly bindConcurrency: number;
+  /** The scheduler's own work per pod in the stand-in (see bench/bind.ts). */
+  readonly bindCycleMs: number;
+  /** Burst rounds per API (plain, TLS); the median round is reported. */
+  readonly bindRounds: number;
   readonly out: string;
   readonly deadlineMs: number;
   /** Only the cases whose id matches (e.g. `filter-Nodes`); `memory` names the memory case. */
@@ -60,8 +72,15 @@ export function readOptions(env: NodeJS.ProcessEnv): BenchOptions {
     memoryPods: number(env, 'BENCH_PODS', quick ? 15_000 : 150_000),
     memoryNodes: number(env, 'BENCH_MEMORY_NODES', quick ? 500 : 5_000),
     listPageSize: number(env, 'BENCH_LIST_PAGE_SIZE', 500),
+    bind: flag(env, 'BENCH_BIND', true),
+    bindPods: number(env, 'BENCH_BIND_PODS', quick ? 200 : 500),
+    bindNodes: number(env, 'BENCH_BIND_NODES', 100),
+    bindLatencyMs: number(env, 'BENCH_BIND_LATENCY_MS', 2),
+    bindConcurrency: number(env, 'BENCH_BIND_CONCURRENCY', 32),
+    bindCycleMs: number(env, 'BENCH_BIND_CYCLE_MS', 4),
+    bindRounds: number(env, 'BENCH_BIND_ROUNDS', quick ? 1 : 5),
     out: env.BENCH_OUT ?? 'bench/results/latest.json',
-    deadlineMs: number(env, 'BENCH_DEADLINE_S', quick ? 90 : 290) * 1000,
+    deadlineMs: number(env, 'BENCH_DEADLINE_S', quick ? 120 : 360) * 1000,
     only: env.BENCH_ONLY ? new RegExp(env.BENCH_ONLY) : undefined,
     nodeArgs: (env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''),
   };

@@ -199,3 +199,22 @@ export function nodeObject(name: string): Json {
     template.text.replaceAll(template.name, name).replaceAll(template.uid, randomUUID()),
   ) as Json;
 }
+
+/**
+ * The captured Pod of filter-nodecache-true.json, pending, asking for `iops` and nothing else
+ * from ioplace (its CNI bandwidth annotations removed), without name, uid or resourceVersion.
+ */
+export function pendingPodTemplate(iops: string): Json {
+  const source = withIopsRequest(capture('filter-nodecache-true.json').Pod, iops) as {
+    metadata: { annotations?: Record<string, string> } & Json;
+    spec: Json;
+    status?: Json;
+  };
+  const annotations = { ...source.metadata.annotations };
+  delete annotations['kubernetes.io/ingress-bandwidth'];
+  delete annotations['kubernetes.io/egress-bandwidth'];
+  source.metadata = { ...source.metadata, annotations, uid: undefined, resourceVersion: undefined };
+  delete source.spec.nodeName;
+  source.status = { phase: 'Pending' };
+  return source as unknown as Json;
+}

@@ -1,4 +1,5 @@
 /** The results: their shape in latest.json, the targets of issue 8, and the printed tables. */
+import type { BindResult } from './bind.js';
 import type { Floor } from './floor.js';
 import type { Latency } from './load.js';
 import type { MemoryResult } from './memory.js';
@@ -71,6 +72,7 @@ export interface BenchResults {
   readonly rss: Readonly<Record<string, { readonly rssBytes: number; readonly peakRssBytes: number }>>;
   readonly cases: readonly CaseResult[];
   readonly memory?: MemoryResult;
+  readonly bind?: readonly BindResult[];
   readonly targets: readonly Target[];
 }
 
@@ -94,8 +96,12 @@ export function findCase(
 
 const MB = 1024 * 1024;
 
-/** The targets of issue 8, evaluated on what was measured. */
-export function evaluateTargets(cases: readonly CaseResult[], memory: MemoryResult | undefined): Target[] {
+/** The targets of issues 8 and 12, evaluated on what was measured. */
+export function evaluateTargets(
+  cases: readonly CaseResult[],
+  memory: MemoryResult | undefined,
+  bind: readonly BindResult[] = [],
+): Target[] {
   const targets: Target[] = [];
   for (const c of cases) {
     if (c.mode !== 'Nodes' || c.floor === undefined) continue;
@@ -151,6 +157,20 @@ export function evaluateTargets(cases: readonly CaseResult[], memory: MemoryResu
       note: full
         ? `peak ${(memory.peakRssBytes / 1e6).toFixed(0)} MB (1 MB = 10^6 bytes)`
         : 'scaled down: not comparable',
+    });
+  }
+  for (const b of bind) {
+    const full = b.pods >= 500 && b.nodes >= 100;
+    targets.push({
+      name: `bind (issue 12), ${b.tls ? 'TLS' : 'plain HTTP'}: share of the scheduler's own bind rate kept, burst of ${b.pods} pods on ${b.nodes} nodes`,
+      measured: b.burst.ratio,
+      unit: 'x',
+      limit: '>= 0.9',
+      pass: full ? b.burst.ratio >= 0.9 : undefined,
+      note:
+        `median of ${b.burst.ratios.length} (${b.burst.ratios.map((r) => r.toFixed(2)).join(', ')}): ` +
+        `${(b.burst.direct.totalMs / 1000).toFixed(2)} s direct / ${(b.burst.ioplace.totalMs / 1000).toFixed(2)} s through ioplace` +
+        (full ? '' : ' (scaled down: not comparable)'),
     });
   }
   return targets;
@@ -279,6 +299,10 @@ export function formatResults(results: BenchResults, baseline: BenchResults | un
         `initial sync ${m.syncSeconds.toFixed(1)} s (page size ${m.listPageSize})`,
     );
   }
+  if (results.bind !== undefined && results.bind.length > 0) {
+    out.push('');
+    out.push(formatBind(results.bind));
+  }
   const rss = Object.entries(results.rss);
   if (rss.length > 0) {
     out.push(
@@ -288,7 +312,7 @@ export function formatResults(results: BenchResults, baseline: BenchResults | un
   out.push('');
   out.push(
     table(
-      ['target (issue 8)', 'measured', 'limit', 'result', 'detail'],
+      ['target', 'measured', 'limit', 'result', 'detail'],
       results.targets.map((t) => [
         t.name,
         `${t.unit === 'ms' ? t.measured.toFixed(3) : t.measured.toFixed(2)} ${t.unit}`,
@@ -300,4 +324,56 @@ export function formatResults(results: BenchResults, baseline: BenchResults | un
     ),
   );
   return out.join('\n');
+}
+
+/** The bind runs: each path's total time, binds/s, what ioplace asked of the API server. */
+export function formatBind(results: readonly BindResult[]): string {
+  const rows = results.flatMap((b) =>
+    (['burst', 'saturation'] as const).flatMap((kind) =>
+      (['direct', 'ioplace'] as const).map((path) => {
+        const run = b[kind][path];
+        return [
+          b.tls ? 'TLS' : 'plain',
+          kind === 'burst'
+            ? `burst (${b.pods} pods, median of ${b.burst.ratios.length})`
+            : `saturation (${b.saturationConcurrency} in flight)`,
+          path === 'direct' ? "scheduler's own" : 'through ioplace',
+          `${(run.totalMs / 1000).toFixed(2)} s`,
+          run.bindsPerSecond.toFixed(0),
+          fmtMs(run.bindMs.p50),
+          fmtMs(run.bindMs.p99),
+          run.cycleMs === undefined ? '' : fmtMs(run.cycleMs.mean),
+          path === 'ioplace' ? String(run.podReads) : '',
+          String(run.apiConnections),
+          `${run.errors}`,
+          path === 'ioplace' ? b[kind].ratio.toFixed(2) : '',
+        ];
+      }),
+    ),
+  );
+  const first = results[0];
+  return [
+    `bind: ${first?.nodes ?? '?'} nodes, bindings answered after ${first?.bindingLatencyMs ?? '?'} ms by the fake API server, ` +
+      `the scheduler's own work ${first?.cycleMs ?? '?'} ms a pod`,
+    table(
+      [
+        'api',
+        'run',
+        'binder',
+        'total',
+        'binds/s',
+        'bind p50',
+        'bind p99',
+        'cycle mean',
+        'pod reads',
+        'API conns',
+        'errors',
+        'ratio',
+      ],
+      rows,
+      new Set([3, 4, 5, 6, 7, 8, 9, 10, 11]),
+    ),
+    "ratio: burst, direct total / ioplace total (share of the scheduler's bind rate kept, target >= 0.9);",
+    "saturation, ioplace binds/s / direct binds/s. cycle: the scheduler's own work + filter + prioritize.",
+  ].join('\n');
 }
