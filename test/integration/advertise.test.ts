@@ -3,23 +3,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1Node } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ClusterHarness, FAST_CLUSTER, report, startCluster } from '../support/cluster-harness.js';
+import {
+  type ClusterHarness,
+  FAST_CLUSTER,
+  kubeletNode,
+  report,
+  startCluster,
+} from '../support/cluster-harness.js';
 import { waitFor } from '../support/fake-apiserver.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
 const IOPS = 'ioplace.io/iops';
 const INGRESS = 'ioplace.io/ingress-bandwidth';
 const EGRESS = 'ioplace.io/egress-bandwidth';
-
-/** A Node as the kubelet registers it: capacity and allocatable of its own resources. */
-function kubeletNode(name: string): V1Node {
-  const resources = { cpu: '4', memory: '16Gi', pods: '110' };
-  return {
-    metadata: { name },
-    spec: {},
-    status: { capacity: { ...resources }, allocatable: { ...resources } },
-  };
-}
 
 const FULL_REPORT = {
   capacity: { iops: 50_000, ingressBandwidth: 10e9, egressBandwidth: 10e9 },
@@ -48,8 +44,8 @@ describe('advertising ioplace resources in the Node status', () => {
     // The API server stores canonical quantities: 45000 reads back as 45k.
     const status = h.api.getNode('io-1')?.status;
     expect(status?.capacity).toEqual({
-      cpu: '4',
-      memory: '16Gi',
+      cpu: '8',
+      memory: '32Gi',
       pods: '110',
       [IOPS]: '45k',
       [INGRESS]: '9G',

@@ -1,6 +1,6 @@
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ClusterHarness, report, startCluster } from '../support/cluster-harness.js';
+import { type ClusterHarness, kubeletNode, report, startCluster } from '../support/cluster-harness.js';
 import { type FakeApiServer, waitFor } from '../support/fake-apiserver.js';
 import { type PreemptionProtocol, SchedulerStandIn } from '../support/scheduler-stand-in.js';
 
@@ -10,15 +10,6 @@ import { type PreemptionProtocol, SchedulerStandIn } from '../support/scheduler-
  * stand-in for kube-scheduler's relevant parts over the fake API server (see SchedulerStandIn).
  */
 const IOPS = 'ioplace.io/iops';
-
-function kubeletNode(name: string): V1Node {
-  const resources = { cpu: '8', memory: '32Gi', pods: '110' };
-  return {
-    metadata: { name },
-    spec: {},
-    status: { capacity: { ...resources }, allocatable: { ...resources } },
-  };
-}
 
 function ioPod(
   name: string,

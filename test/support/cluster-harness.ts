@@ -46,6 +46,16 @@ export async function startCluster(
   };
 }
 
+/** A Node as the kubelet registers it: capacity and allocatable of its own resources, none of ioplace's. */
+export function kubeletNode(name: string): V1Node {
+  const resources = { cpu: '8', memory: '32Gi', pods: '110' };
+  return {
+    metadata: { name },
+    spec: {},
+    status: { capacity: { ...resources }, allocatable: { ...resources } },
+  };
+}
+
 export function node(name: string): V1Node {
   return { metadata: { name }, spec: {}, status: {} };
 }
