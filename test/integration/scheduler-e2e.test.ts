@@ -1,4 +1,4 @@
-import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ClusterHarness, kubeletNode, report, startCluster } from '../support/cluster-harness.js';
 import { type FakeApiServer, waitFor } from '../support/fake-apiserver.js';
