@@ -20,6 +20,11 @@ WORKDIR /app
 # Production dependencies only; package.json has no prepare or install script to run.
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+# The agent shapes pods' bandwidth with tc and reads their network namespaces with ip (iproute2);
+# nsenter comes with util-linux, already in the base image. The extender never runs either.
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends iproute2 \
+  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /app/dist ./dist
 COPY config ./config
 # Numeric, so that Kubernetes can check runAsNonRoot; it owns nothing in the image.

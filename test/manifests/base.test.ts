@@ -361,7 +361,6 @@ describe('RBAC', () => {
   it('lets the agent get its node and read pods (its own node’s, by field selector), nothing more', () => {
     expect(grants(find(objects, 'ClusterRole', 'ioplace-agent'))).toEqual([
       '/nodes:get',
-      '/pods:get',
       '/pods:list',
       '/pods:watch',
     ]);

@@ -82,6 +82,11 @@ describe('the Dockerfile', () => {
     expect(needScripts).toEqual([]);
   });
 
+  it('gives the agent iproute2 (tc, ip) for bandwidth shaping, in the runtime stage', () => {
+    expect(runs(runtime).some((r) => /apt-get install .*\biproute2\b/.test(r))).toBe(true);
+    expect(runs(build).some((r) => /iproute2/.test(r))).toBe(false);
+  });
+
   it('runs ioplace from /app as a numeric non-root user, the one the manifests run it as', () => {
     expect(last(runtime, 'WORKDIR')).toBe('/app');
     const user = last(runtime, 'USER') as string;
