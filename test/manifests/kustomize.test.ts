@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { KustomizeError, kustomize, parseYamlObjects } from '../support/kustomize.js';
+import { type KubeObject, KustomizeError, kustomize, parseYamlObjects } from '../support/kustomize.js';
 import { kustomizationDirs, MANIFESTS, render } from '../support/manifests.js';
 
 /** kubectl with kustomize v5, when this machine has it: CI machines may not. */
@@ -19,6 +19,7 @@ const SKIP_REASON =
 describe('the kustomizations under manifests/', () => {
   it('are the expected ones', () => {
     expect(kustomizationDirs()).toEqual([
+      '.',
       'base',
       'base/agent',
       'examples',
@@ -26,6 +27,13 @@ describe('the kustomizations under manifests/', () => {
       'overlays/production',
       'scheduler',
     ]);
+  });
+
+  it('at the root install the recommended set: base and the second scheduler, not monitoring or examples', () => {
+    const id = (o: KubeObject) => `${o.kind}/${o.metadata.namespace ?? '-'}/${o.metadata.name}`;
+    const parts = [...render('base'), ...render('scheduler')].map(id).sort();
+    expect(render('.').map(id).sort()).toEqual(parts);
+    expect(parts).toContain('Deployment/ioplace-system/ioplace-scheduler');
   });
 
   for (const dir of kustomizationDirs()) {

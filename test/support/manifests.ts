@@ -10,9 +10,12 @@ import { type KubeObject, kustomize, parseYamlObjects } from './kustomize.js';
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 export const MANIFESTS = join(REPO, 'manifests');
 
-/** Every folder under manifests/ that holds a kustomization, relative to manifests/ ("base"). */
+/**
+ * Every folder of manifests/ that holds a kustomization, relative to manifests/ ("base"); "." is
+ * manifests/ itself, the recommended install.
+ */
 export function kustomizationDirs(dir = MANIFESTS): string[] {
-  const found: string[] = [];
+  const found: string[] = dir === MANIFESTS && readdirSync(dir).includes('kustomization.yaml') ? ['.'] : [];
   for (const name of readdirSync(dir).sort()) {
     const path = join(dir, name);
     if (!statSync(path).isDirectory()) continue;
