@@ -340,6 +340,42 @@ describe('the workloads of manifests/base and manifests/scheduler', () => {
   }
 });
 
+describe('priority: ioplace and ioplace-scheduler', () => {
+  const CLASS = 'system-cluster-critical';
+  const critical = ['ioplace', 'ioplace-scheduler'].map((name) =>
+    find<Workload>([...render('overlays/production'), ...render('scheduler')], 'Deployment', name),
+  );
+
+  it(`run at ${CLASS}: pods that need IOPS cannot be placed without them`, () => {
+    for (const d of critical) expect(d.spec.template.spec.priorityClassName, d.metadata.name).toBe(CLASS);
+  });
+
+  it('are admitted in their namespace by a ResourceQuota for that class, with room for their rollouts', () => {
+    const quotas = render('base').filter((o) => o.kind === 'ResourceQuota') as unknown as {
+      metadata: { namespace?: string };
+      spec: {
+        hard: { pods: string };
+        scopeSelector: { matchExpressions: { scopeName: string; operator: string; values: string[] }[] };
+      };
+    }[];
+    const quota = quotas.find((q) =>
+      q.spec.scopeSelector.matchExpressions.some(
+        (e) => e.scopeName === 'PriorityClass' && e.operator === 'In' && e.values.includes(CLASS),
+      ),
+    );
+    expect(quota?.metadata.namespace).toBe(NAMESPACE);
+    // Every replica, plus the surge of a rolling update (25% rounded up when not given).
+    const needed = critical.reduce((sum, d) => {
+      expect(d.metadata.namespace).toBe(NAMESPACE);
+      const replicas = d.spec.replicas ?? 1;
+      const surge = (d.spec as { strategy?: { rollingUpdate?: { maxSurge?: number } } }).strategy
+        ?.rollingUpdate?.maxSurge;
+      return sum + replicas + (surge ?? Math.ceil(replicas / 4));
+    }, 0);
+    expect(Number(quota?.spec.hard.pods)).toBeGreaterThanOrEqual(needed);
+  });
+});
+
 describe('RBAC', () => {
   it('grants ioplace exactly what it uses', () => {
     expect(grants(find(objects, 'ClusterRole', 'ioplace'))).toEqual(

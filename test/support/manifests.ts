@@ -96,6 +96,7 @@ export interface Volume {
 
 export interface PodSpec {
   serviceAccountName?: string;
+  priorityClassName?: string;
   schedulerName?: string;
   hostNetwork?: boolean;
   hostPID?: boolean;
