@@ -286,8 +286,8 @@ describe('the snippet for an existing kube-scheduler', () => {
 describe('the ioplace-scheduler Deployment', () => {
   const pod = deployment.spec.template.spec;
 
-  it('runs kube-scheduler v1.32.5 on the configuration mounted from the ConfigMap', () => {
-    expect(scheduler.image).toBe('registry.k8s.io/kube-scheduler:v1.32.5');
+  it('runs kube-scheduler on the configuration mounted from the ConfigMap', () => {
+    expect(scheduler.image).toMatch(/^registry\.k8s\.io\/kube-scheduler:v\d+\.\d+\.\d+$/);
     const flag = scheduler.command?.find((a) => a.startsWith('--config='));
     const file = flag?.slice('--config='.length) as string;
     expect(posix.basename(file)).toBe(CONFIG_KEY);
@@ -295,6 +295,23 @@ describe('the ioplace-scheduler Deployment', () => {
     const volume = pod.volumes?.find((v) => v.name === mount?.name);
     expect(volume?.configMap?.name).toBe(configMap.metadata.name);
     expect(configMap.metadata.namespace).toBe(deployment.metadata.namespace);
+  });
+
+  it('takes its version from one knob, images: in the kustomization, not from deployment.yaml', () => {
+    const kustomization = parseYaml(readRepoFile('manifests/scheduler/kustomization.yaml')) as {
+      images?: { name: string; newTag?: string }[];
+    };
+    const knob = kustomization.images?.find((i) => i.name === 'registry.k8s.io/kube-scheduler');
+    expect(scheduler.image).toBe(`registry.k8s.io/kube-scheduler:${knob?.newTag}`);
+    expect(readRepoFile('manifests/scheduler/deployment.yaml')).not.toMatch(/kube-scheduler:v\d/);
+  });
+
+  it('is never newer than the oldest API server the README supports (the version skew policy)', () => {
+    // A kube-scheduler may be one minor version older than the API server, never newer.
+    const [, major, minor] = /for Kubernetes (\d+)\.(\d+) or newer/.exec(readRepoFile('README.md')) ?? [];
+    expect(minor, 'the README names the oldest supported Kubernetes').toBeDefined();
+    const [, tagMajor, tagMinor] = /:v(\d+)\.(\d+)\./.exec(scheduler.image) ?? [];
+    expect([Number(tagMajor), Number(tagMinor)]).toEqual([Number(major), Number(minor)]);
   });
 
   it('probes its secure port', () => {
