@@ -102,7 +102,10 @@ export const ConfigSchema = Type.Object(
     binding: Type.Object(
       {
         reservationTimeoutSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: 60 }),
-        apiTimeoutSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 60, default: 10 }),
+        // A bind makes up to two calls in a row (it reads a pod the watch has not shown yet, then
+        // creates the Binding): 2 x this + 1 s must stay within kube-scheduler's httpTimeout (5s in
+        // manifests/), or a slow bind is reported failed while its Binding is still being made.
+        apiTimeoutSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 60, default: 2 }),
       },
       { additionalProperties: false, default: {} },
     ),
