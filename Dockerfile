@@ -6,10 +6,13 @@
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 # The lockfile alone decides what is installed (npm ci); package.json's "overrides" are already
-# in it. No dependency needs an install script to build (esbuild's only checks its binary).
+# in it. No dependency needs an install script to build (esbuild's only checks its binary), and
+# our own prepare script (the build, for a clone's `npm ci`) cannot run before src/ is copied:
+# --ignore-scripts, then the build explicitly.
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts ./scripts
 COPY src ./src
 RUN npm run build
 
@@ -17,7 +20,8 @@ RUN npm run build
 FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
-# Production dependencies only; package.json has no prepare or install script to run.
+# Production dependencies only. --ignore-scripts skips our prepare script (the build, which needs
+# the dev dependencies): dist/ comes from the build stage. No dependency has an install script.
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 # The agent shapes pods' bandwidth with tc and reads their network namespaces with ip (iproute2);

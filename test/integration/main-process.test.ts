@@ -175,8 +175,8 @@ describe('the ioplace process', () => {
     }
   });
 
-  it('starts with `npm start` right after install (build, then the default config)', {
-    timeout: 120_000,
+  it('starts with `npm start` from the build `npm ci` made (no compile at start), on the default config', {
+    timeout: 60_000,
   }, async () => {
     const r = run('npm', ['start', '--silent'], { PORT: '0', HOST: '127.0.0.1', HOME: dir, KUBECONFIG: '' });
     const port = await servingPort(r);

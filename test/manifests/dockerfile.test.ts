@@ -69,10 +69,25 @@ describe('the Dockerfile', () => {
     expect(copies).toContain('config ./config');
   });
 
-  it('can skip install scripts: no production dependency and no script of ours needs one', () => {
+  it('can skip install scripts: no production dependency needs one, and our prepare is the build it runs', () => {
     const pkg = JSON.parse(readRepoFile('package.json')) as { scripts: Record<string, string> };
-    for (const hook of ['preinstall', 'install', 'postinstall', 'prepare'])
+    for (const hook of ['preinstall', 'install', 'postinstall'])
       expect(pkg.scripts[hook], hook).toBeUndefined();
+    // prepare builds a clone on `npm ci`; the image skips it in both stages (it would run before
+    // src/ is copied, or without the dev dependencies) and the build stage builds explicitly.
+    expect(pkg.scripts.prepare).toBe('npm run build');
+    for (const stage of [build, runtime]) {
+      const ci = runs(stage).filter((r) => /\bnpm ci\b/.test(r));
+      expect(ci.length, stage.name).toBeGreaterThan(0);
+      for (const r of ci) expect(r, stage.name).toContain('--ignore-scripts');
+    }
+    const buildAt = build.instructions.findIndex((i) => i.op === 'RUN' && i.args === 'npm run build');
+    const copied = build.instructions
+      .slice(0, buildAt)
+      .filter((i) => i.op === 'COPY')
+      .map((i) => i.args.split(/\s+/)[0]);
+    // What the build and its postbuild step read.
+    expect(copied).toEqual(expect.arrayContaining(['src', 'scripts', 'tsconfig.json']));
     const lock = JSON.parse(readRepoFile('package-lock.json')) as {
       packages: Record<string, { dev?: boolean; hasInstallScript?: boolean }>;
     };
