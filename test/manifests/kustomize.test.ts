@@ -25,6 +25,8 @@ describe('the kustomizations under manifests/', () => {
       'examples',
       'monitoring',
       'overlays/production',
+      'overlays/production-tls',
+      'overlays/production-tls/monitoring',
       'scheduler',
     ]);
   });
@@ -108,6 +110,54 @@ spec:
       metadata: { labels: { tier: 'prod' } },
       spec: { replicas: 3, template: { spec: { containers: [{ name: 'web', image: 'reg/web:2' }] } } },
     });
+  });
+
+  it('applies JSON patches to a target and replaces the data of a ConfigMap, keeping its metadata', () => {
+    const root = tree({
+      'base/kustomization.yaml': [
+        'resources: [d.yaml]',
+        'configMapGenerator: [{name: c, files: [c.txt]}]',
+        'generatorOptions: {disableNameSuffixHash: true}',
+        'labels: [{pairs: {app: web}}]',
+        '',
+      ].join('\n'),
+      'base/d.yaml': deployment,
+      'base/c.txt': 'old\n',
+      'over/kustomization.yaml': [
+        'resources: [../base]',
+        'configMapGenerator: [{name: c, behavior: replace, files: [c.txt]}]',
+        'generatorOptions: {disableNameSuffixHash: true}',
+        'patches: [{path: p.yaml, target: {kind: Deployment, name: web}}]',
+        '',
+      ].join('\n'),
+      'over/c.txt': 'new\n',
+      'over/p.yaml': [
+        '- {op: test, path: /spec/template/spec/containers/0/name, value: web}',
+        '- {op: add, path: /spec/template/spec/containers/0/ports, value: [{containerPort: 80}]}',
+        '- {op: add, path: /spec/template/spec/containers/0/ports/-, value: {containerPort: 81}}',
+        '- {op: replace, path: /spec/replicas, value: 2}',
+        '- {op: remove, path: /spec/template/spec/containers/0/image}',
+        '',
+      ].join('\n'),
+    });
+    const [configMap, web] = kustomize(join(root, 'over'));
+    expect(configMap).toEqual({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'c', labels: { app: 'web' } },
+      data: { 'c.txt': 'new\n' },
+    });
+    expect(web?.spec).toEqual({
+      replicas: 2,
+      template: {
+        spec: { containers: [{ name: 'web', ports: [{ containerPort: 80 }, { containerPort: 81 }] }] },
+      },
+    });
+    writeFileSync(
+      join(root, 'over/p.yaml'),
+      '- {op: test, path: /spec/template/spec/containers/0/name, value: db}\n',
+    );
+    expect(() => kustomize(join(root, 'over'))).toThrow(/test .* failed/);
   });
 
   it('refuses a file outside the kustomization, as kustomize does', () => {

@@ -1,6 +1,8 @@
 import * as clientNode from '@kubernetes/client-node';
+import * as certManager from '@kubernetes-models/cert-manager/cert-manager.io/v1';
 import * as monitoring from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import * as apps from 'kubernetes-models/apps/v1';
+import * as networking from 'kubernetes-models/networking.k8s.io/v1';
 import * as policy from 'kubernetes-models/policy/v1';
 import * as rbac from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import * as core from 'kubernetes-models/v1';
@@ -16,7 +18,7 @@ import { find, kustomizationDirs, render } from '../support/manifests.js';
  *   additionalProperties: false) and the API server silently drops: a misspelled
  *   `readOnlyRootFilesytem` would leave the root filesystem writable. The field names come from
  *   @kubernetes/client-node's models (OpenAPI of Kubernetes 1.34) for built-in kinds, and from
- *   the lists below for the two Prometheus Operator kinds.
+ *   the lists below for the Prometheus Operator and cert-manager kinds.
  */
 
 type Model = new (data: unknown) => { validate(): void };
@@ -27,6 +29,8 @@ const MODELS: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {
   'policy/v1': policy,
   'rbac.authorization.k8s.io/v1': rbac,
   'monitoring.coreos.com/v1': monitoring,
+  'networking.k8s.io/v1': networking,
+  'cert-manager.io/v1': certManager,
 };
 
 function modelOf(o: KubeObject): Model {
@@ -88,7 +92,7 @@ function unknownFields(value: unknown, type: string, path: string, out: string[]
   return out;
 }
 
-/** The fields of the two Prometheus Operator kinds, as their CRDs define them. */
+/** The fields of the Prometheus Operator and cert-manager kinds, as their CRDs define them. */
 const CRD_FIELDS: Readonly<Record<string, Readonly<Record<string, readonly string[]>>>> = {
   ServiceMonitor: {
     spec: [
@@ -130,6 +134,39 @@ const CRD_FIELDS: Readonly<Record<string, Readonly<Record<string, readonly strin
       'filterRunning',
     ],
   },
+  Certificate: {
+    spec: [
+      'subject',
+      'literalSubject',
+      'commonName',
+      'duration',
+      'renewBefore',
+      'renewBeforePercentage',
+      'dnsNames',
+      'ipAddresses',
+      'uris',
+      'otherNames',
+      'emailAddresses',
+      'secretName',
+      'secretTemplate',
+      'keystores',
+      'issuerRef',
+      'isCA',
+      'usages',
+      'privateKey',
+      'encodeUsagesInRequest',
+      'revisionHistoryLimit',
+      'additionalOutputFormats',
+      'nameConstraints',
+    ],
+    privateKey: ['rotationPolicy', 'encoding', 'algorithm', 'size'],
+    issuerRef: ['name', 'kind', 'group'],
+  },
+  Issuer: {
+    spec: ['acme', 'ca', 'vault', 'selfSigned', 'venafi'],
+    ca: ['secretName', 'crlDistributionPoints', 'ocspServers', 'issuingCertificateURL'],
+    selfSigned: ['crlDistributionPoints'],
+  },
   PrometheusRule: {
     spec: ['groups'],
     group: ['name', 'interval', 'rules', 'limit', 'partial_response_strategy', 'query_offset'],
@@ -151,6 +188,16 @@ function unknownCrdFields(o: KubeObject): string[] {
   if (o.kind === 'ServiceMonitor') {
     for (const [i, e] of (spec.endpoints ?? []).entries())
       check(e, fields?.endpoint, `.spec.endpoints[${i}]`);
+  }
+  if (o.kind === 'Certificate') {
+    const cert = o.spec as unknown as Record<string, unknown>;
+    check(cert.privateKey, fields?.privateKey, '.spec.privateKey');
+    check(cert.issuerRef, fields?.issuerRef, '.spec.issuerRef');
+  }
+  if (o.kind === 'Issuer') {
+    const issuer = o.spec as unknown as Record<string, unknown>;
+    check(issuer.ca, fields?.ca, '.spec.ca');
+    check(issuer.selfSigned, fields?.selfSigned, '.spec.selfSigned');
   }
   if (o.kind === 'PrometheusRule') {
     for (const [i, g] of ((spec.groups ?? []) as { rules?: unknown[] }[]).entries()) {
@@ -210,6 +257,16 @@ describe('the checks themselves', () => {
     expect(unknownFieldsOf(rule)).toEqual(['.spec.groups[0].rules[0].anotations']);
   });
 
+  it('catch a misspelled certificate field', () => {
+    const cert = find(render('overlays/production-tls'), 'Certificate', 'ioplace-serving');
+    (cert.spec as Record<string, unknown>).dnsName = ['x'];
+    ((cert.spec as Record<string, Record<string, unknown>>).privateKey as Record<string, unknown>).rotation =
+      'Always';
+    expect(unknownFieldsOf(cert)).toEqual(['.spec.dnsName', '.spec.privateKey.rotation']);
+    (cert.spec as Record<string, unknown>).isCA = 'yes';
+    expect(() => validate(cert)).toThrow(/isCA/);
+  });
+
   it('know every kind the manifests use', () => {
     const kinds = new Set(
       kustomizationDirs().flatMap((dir) => render(dir).map((o) => `${o.apiVersion} ${o.kind}`)),
@@ -217,8 +274,11 @@ describe('the checks themselves', () => {
     expect([...kinds].sort()).toEqual([
       'apps/v1 DaemonSet',
       'apps/v1 Deployment',
+      'cert-manager.io/v1 Certificate',
+      'cert-manager.io/v1 Issuer',
       'monitoring.coreos.com/v1 PrometheusRule',
       'monitoring.coreos.com/v1 ServiceMonitor',
+      'networking.k8s.io/v1 NetworkPolicy',
       'policy/v1 PodDisruptionBudget',
       'rbac.authorization.k8s.io/v1 ClusterRole',
       'rbac.authorization.k8s.io/v1 ClusterRoleBinding',

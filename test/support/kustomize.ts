@@ -11,10 +11,12 @@ import { parseAllDocuments } from 'yaml';
  * Supported kustomization fields:
  * - `resources`: YAML files (several documents each) and directories holding a kustomization,
  *   rendered first with their own transformers;
- * - `configMapGenerator`: `name`, `namespace`, `files` (keyed by file name), with
+ * - `configMapGenerator`: `name`, `namespace`, `files` (keyed by file name), `behavior: replace`
+ *   (the data of a ConfigMap of the resources, its metadata kept), with
  *   `generatorOptions.disableNameSuffixHash: true` (the content-hash suffix is not implemented);
  * - `patches`: `path` to a strategic-merge patch that only sets map fields and scalars, matched by
- *   apiVersion, kind, name and namespace;
+ *   apiVersion, kind, name and namespace; or `path` and `target` (kind, name, namespace) to a JSON
+ *   patch (RFC 6902: add, replace, remove, test);
  * - `namespace`: set on every namespaced object;
  * - `labels`: `pairs` added to every object's metadata.labels (not to selectors or templates);
  * - `images`: `name`, `newName`, `newTag` for the containers of pod templates.
@@ -124,13 +126,31 @@ function build(root: string): KubeObject[] {
       ...(statSync(path).isDirectory() ? build(path) : parseYamlObjects(readFileSync(path, 'utf8'), path)),
     );
   }
-  objects.push(...generateConfigMaps(root, k, file));
+  for (const generated of generateConfigMaps(root, k, file)) {
+    if (!generated.replace) {
+      objects.push(generated.object);
+      continue;
+    }
+    const { name, namespace } = generated.object.metadata;
+    const matches = objects.filter(
+      (o) => o.kind === 'ConfigMap' && o.metadata.name === name && o.metadata.namespace === namespace,
+    );
+    if (matches.length !== 1)
+      throw new KustomizeError(
+        `${file}: behavior replace of ConfigMap ${name} matches ${matches.length} objects`,
+      );
+    objects = objects.map((o) => (o === matches[0] ? { ...o, data: generated.object.data } : o));
+  }
   assertUniqueIds(objects, file);
 
   for (const patch of list(k.patches, `${file}: patches`)) {
-    if (!isMap(patch) || Object.keys(patch).some((key) => key !== 'path'))
-      throw new KustomizeError(`${file}: only patches with a path alone are supported`);
-    objects = applyPatchFile(objects, inside(root, String(patch.path), file));
+    if (!isMap(patch) || Object.keys(patch).some((key) => key !== 'path' && key !== 'target'))
+      throw new KustomizeError(`${file}: only patches with a path (and a target) are supported`);
+    const path = inside(root, String(patch.path), file);
+    objects =
+      patch.target === undefined
+        ? applyPatchFile(objects, path)
+        : applyJsonPatchFile(objects, patch.target, path);
   }
   if (k.namespace !== undefined) {
     if (typeof k.namespace !== 'string') throw new KustomizeError(`${file}: namespace must be a string`);
@@ -158,7 +178,11 @@ function build(root: string): KubeObject[] {
   return objects;
 }
 
-function generateConfigMaps(root: string, k: Record<string, unknown>, file: string): KubeObject[] {
+function generateConfigMaps(
+  root: string,
+  k: Record<string, unknown>,
+  file: string,
+): { object: KubeObject; replace: boolean }[] {
   const generators = list(k.configMapGenerator, `${file}: configMapGenerator`);
   if (generators.length === 0) return [];
   const options = k.generatorOptions;
@@ -170,9 +194,11 @@ function generateConfigMaps(root: string, k: Record<string, unknown>, file: stri
     if (!isMap(g) || typeof g.name !== 'string')
       throw new KustomizeError(`${file}: configMapGenerator entries need a name`);
     for (const key of Object.keys(g)) {
-      if (!['name', 'namespace', 'files'].includes(key))
+      if (!['name', 'namespace', 'files', 'behavior'].includes(key))
         throw new KustomizeError(`${file}: configMapGenerator.${key} is not supported`);
     }
+    if (g.behavior !== undefined && g.behavior !== 'create' && g.behavior !== 'replace')
+      throw new KustomizeError(`${file}: configMapGenerator behavior ${String(g.behavior)} is not supported`);
     const data: Record<string, string> = {};
     for (const entry of strings(g.files, `${file}: configMapGenerator.files`)) {
       if (entry.includes('=')) throw new KustomizeError(`${file}: key=path files are not supported`);
@@ -180,7 +206,10 @@ function generateConfigMaps(root: string, k: Record<string, unknown>, file: stri
     }
     const metadata: KubeObject['metadata'] = { name: g.name };
     if (typeof g.namespace === 'string') metadata.namespace = g.namespace;
-    return { apiVersion: 'v1', kind: 'ConfigMap', metadata, data };
+    return {
+      object: { apiVersion: 'v1', kind: 'ConfigMap', metadata, data },
+      replace: g.behavior === 'replace',
+    };
   });
 }
 
@@ -200,6 +229,67 @@ function applyPatchFile(objects: KubeObject[], path: string): KubeObject[] {
     result = result.map((o) => (o === matches[0] ? (mergePatch(o, patch, path) as KubeObject) : o));
   }
   return result;
+}
+
+function applyJsonPatchFile(objects: KubeObject[], target: unknown, path: string): KubeObject[] {
+  if (!isMap(target) || Object.keys(target).some((key) => !['kind', 'name', 'namespace'].includes(key)))
+    throw new KustomizeError(`${path}: only targets by kind, name and namespace are supported`);
+  const matches = objects.filter(
+    (o) =>
+      (target.kind === undefined || o.kind === target.kind) &&
+      (target.name === undefined || o.metadata.name === target.name) &&
+      (target.namespace === undefined || o.metadata.namespace === target.namespace),
+  );
+  if (matches.length !== 1)
+    throw new KustomizeError(`${path}: the target matches ${matches.length} objects, not one`);
+  const docs = parseAllDocuments(readFileSync(path, 'utf8'));
+  const ops: unknown = docs[0]?.toJS();
+  if (docs.length !== 1 || !Array.isArray(ops))
+    throw new KustomizeError(`${path}: a JSON patch is one YAML list`);
+  const patched = structuredClone(matches[0]) as KubeObject;
+  for (const op of ops) applyJsonOp(patched, op, path);
+  return objects.map((o) => (o === matches[0] ? patched : o));
+}
+
+/** One RFC 6902 operation, in place: add, replace, remove and test (no move, no copy). */
+function applyJsonOp(doc: unknown, op: unknown, source: string): void {
+  if (!isMap(op) || typeof op.op !== 'string' || typeof op.path !== 'string')
+    throw new KustomizeError(`${source}: each operation needs op and path`);
+  const keys = op.path
+    .split('/')
+    .slice(1)
+    .map((k) => k.replaceAll('~1', '/').replaceAll('~0', '~'));
+  const last = keys.pop();
+  if (last === undefined)
+    throw new KustomizeError(`${source}: ${op.path}: the whole document cannot be patched`);
+  let parent: unknown = doc;
+  for (const key of keys) {
+    parent = Array.isArray(parent) ? parent[Number(key)] : isMap(parent) ? parent[key] : undefined;
+    if (parent === undefined) throw new KustomizeError(`${source}: ${op.path} does not exist`);
+  }
+  const missing = () => new KustomizeError(`${source}: ${op.op} ${op.path}: no such location`);
+  if (Array.isArray(parent)) {
+    const index = last === '-' ? parent.length : Number(last);
+    if (!Number.isInteger(index) || index < 0 || index > parent.length) throw missing();
+    if (op.op === 'add') parent.splice(index, 0, structuredClone(op.value));
+    else if (index >= parent.length) throw missing();
+    else if (op.op === 'replace') parent[index] = structuredClone(op.value);
+    else if (op.op === 'remove') parent.splice(index, 1);
+    else if (op.op === 'test') {
+      if (JSON.stringify(parent[index]) !== JSON.stringify(op.value))
+        throw new KustomizeError(`${source}: test ${op.path} failed`);
+    } else throw new KustomizeError(`${source}: op ${op.op} is not supported`);
+    return;
+  }
+  if (!isMap(parent)) throw missing();
+  if (op.op === 'add') parent[last] = structuredClone(op.value);
+  else if (!(last in parent)) throw missing();
+  else if (op.op === 'replace') parent[last] = structuredClone(op.value);
+  else if (op.op === 'remove') delete parent[last];
+  else if (op.op === 'test') {
+    if (JSON.stringify(parent[last]) !== JSON.stringify(op.value))
+      throw new KustomizeError(`${source}: test ${op.path} failed`);
+  } else throw new KustomizeError(`${source}: op ${op.op} is not supported`);
 }
 
 /** Strategic merge, for maps and scalars only: lists would need the merge keys of each type. */
