@@ -7,6 +7,7 @@ import type { Delay } from './cluster/backoff.js';
 import type { ClusterSync } from './cluster/cluster-sync.js';
 import type { NodeNudger } from './cluster/node-nudger.js';
 import { LiveConfig, type ReloadResult } from './config/live-config.js';
+import { LogLevels } from './config/log-levels.js';
 import type { Config } from './config/schema.js';
 import type { Clock } from './domain/clock.js';
 import { ClusterNodes } from './domain/cluster-nodes.js';
@@ -119,6 +120,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const podStore = new PodStore({ commitments, reservations, clock });
   const clusterNodes = new ClusterNodes();
   const registry = deps.registry ?? new Registry();
+  const logLevels = new LogLevels(logger);
   // Assigned below, once the metrics exist; reloads before then cannot happen.
   let onReload: (outcome: ReloadResult, trigger: string) => void = () => {};
   const live = new LiveConfig({
@@ -134,7 +136,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
           annotation: config.retrySignal.annotation,
           minIntervalMs: config.retrySignal.minIntervalSeconds * 1000,
           clock,
-          logger: logger.child({ module: 'retry-signal' }),
+          logger: logLevels.child(logger, { module: 'retry-signal' }),
           onResult: (result) => metrics.retrySignals.inc({ result }),
         })
       : undefined;
@@ -176,7 +178,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
             maxMs: config.cluster.backoffMaxSeconds * 1000,
           },
           clock,
-          logger: logger.child({ module: 'advertise' }),
+          logger: logLevels.child(logger, { module: 'advertise' }),
           onResult: (result) => metrics.advertisePatches.inc({ result }),
         })
       : undefined;
@@ -201,7 +203,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
           podStore,
           clusterNodes,
           config: config.cluster,
-          logger,
+          logger: logLevels.child(logger, { module: 'cluster-sync' }),
           delay: deps.delay,
           onNodeGone: forgetNode,
           onNodesListed: () => {
@@ -233,7 +235,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       logger.error({ trigger, error: outcome.error }, 'new configuration refused; keeping the current one');
       return;
     }
-    logger.level = live.current.server.logLevel;
+    logLevels.level = live.current.server.logLevel;
     logger.info({ trigger, changed: outcome.changed }, 'configuration reloaded');
     // Every node's allocatable figure moves with the reserve: advertise them all again.
     if (outcome.changed.includes('scoring.reserveFraction')) advertiser?.touchAll();
@@ -244,6 +246,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   const tlsMaterial = config.tls.certFile === '' ? undefined : readTlsMaterial(config.tls);
   const server = createServer(config, logger, tlsMaterial);
+  logLevels.follow(server.log);
   installRequestMetrics(server, metrics);
   if (tlsMaterial !== undefined) {
     let stopFollowing = () => {};
@@ -359,6 +362,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   let opsServer: FastifyInstance | undefined;
   if (tlsMaterial !== undefined) {
     const ops = createServer(config, logger);
+    logLevels.follow(ops.log);
     await ops.register(opsRoutes, { registry, checks: readiness });
     server.addHook('onClose', async () => ops.close());
     opsServer = ops;

@@ -29,6 +29,7 @@ export interface ClusterSyncDeps {
   /** The watch shows the Node as it is now (listed, added or modified). */
   onNodeSeen?(node: NodeRecord): void;
   readonly config: Config['cluster'];
+  /** Used as given: the caller binds the module name. */
   readonly logger: FastifyBaseLogger;
   readonly delay?: Delay;
 }
@@ -52,7 +53,7 @@ export class ClusterSync {
   constructor(deps: ClusterSyncDeps) {
     const { kubeConfig, podStore, clusterNodes, config } = deps;
     const watch = new Watch(kubeConfig);
-    const logger = deps.logger.child({ module: 'cluster-sync' });
+    const { logger } = deps;
     const common = {
       watch,
       logger,

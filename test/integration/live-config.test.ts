@@ -217,3 +217,29 @@ describe('a config file mounted from a ConfigMap', () => {
     expect(await reloads('failure')).toBe(1);
   });
 });
+
+describe('server.logLevel in the config file', () => {
+  const filter = () => call(`${url}/scheduler/filter`, 'POST', { Pod: POD, NodeNames: ['node-c', 'node-f'] });
+  const refused = () => call(`${url}/v1/nodes/node-c/report`, 'PUT', { capacity: {}, usage: {}, extra: 1 });
+
+  const at = (level: string) => SPREAD.replace('port: 8080\n', `port: 8080\n  logLevel: ${level}\n`);
+
+  it('applies to request and decision logs at once: info to debug, then to warn', async () => {
+    await start(at('info'));
+    await filter();
+    expect(logs.filter((l) => l.msg === 'filter decision')).toHaveLength(0);
+
+    mount.editInPlace(at('debug'));
+    expect(app.reloadConfig('SIGHUP')).toMatchObject({ result: 'success', changed: ['server.logLevel'] });
+    await filter();
+    expect(logs.filter((l) => l.msg === 'filter decision')).toHaveLength(1);
+    expect(logs.filter((l) => l.msg === 'incoming request').length).toBeGreaterThan(0);
+
+    mount.editInPlace(at('warn'));
+    expect(app.reloadConfig('SIGHUP')).toMatchObject({ result: 'success', changed: ['server.logLevel'] });
+    const before = logs.length;
+    await filter();
+    expect((await refused()).status).toBe(400);
+    expect(logs.slice(before).filter((l) => l.level < 40)).toEqual([]);
+  });
+});
