@@ -197,6 +197,20 @@ describe('the alerts', () => {
     }
   });
 
+  it('never add up across replicas what every replica holds alike (per-node and inventory series)', () => {
+    // Every replica holds the whole inventory and watches every pod: a sum over replicas of these
+    // counts the cluster once per replica. Aggregations over them keep the replica (by pod).
+    const shared = /\bioplace_(node_\w+|inventory_\w+|pods_tracked|reports_total|config_reloads_total)\b/;
+    const checked = alerts.filter((a) => shared.test(a.expr));
+    expect(checked.length).toBeGreaterThan(0);
+    for (const a of checked) {
+      for (const m of a.expr.matchAll(/\b(sum|avg|count|max|min)\b\s*(?:by\s*\(([^)]*)\))?\s*\(/g)) {
+        const by = (m[2] ?? '').split(',').map((l) => l.trim());
+        expect(by, `${a.alert}: ${m[0]}`).toContain('pod');
+      }
+    }
+  });
+
   it('are balanced expressions with valid range durations', () => {
     for (const a of alerts) {
       for (const [open, close] of ['()', '{}', '[]']) {
