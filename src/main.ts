@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { buildApp } from './app.js';
+import { type App, buildApp } from './app.js';
 import { clusterSource } from './cluster/cluster-source.js';
 import type { ClusterConnection } from './cluster/kubeconfig.js';
 import { applyEnvironment, ConfigError, loadConfigFile } from './config/load.js';
@@ -9,6 +9,13 @@ import { systemClock } from './domain/clock.js';
 
 const DEFAULT_CONFIG = fileURLToPath(new URL('../config/ioplace.yaml', import.meta.url));
 const SHUTDOWN_GRACE_MS = 10_000;
+
+/** A configuration error is one line on stderr and exit 2; anything else is a bug, with its stack. */
+function refuse(err: unknown): never {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`ioplace: invalid configuration: ${err.message}\n`);
+  process.exit(2);
+}
 
 async function main(): Promise<void> {
   const configPath = process.env.IOPLACE_CONFIG || DEFAULT_CONFIG;
@@ -23,9 +30,7 @@ async function main(): Promise<void> {
         ? { kubeConfig: undefined, reason: source.reason }
         : (await import('./cluster/kubeconfig.js')).connectTo(source);
   } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`ioplace: invalid configuration: ${err.message}\n`);
-    process.exit(2);
+    refuse(err);
   }
 
   const logger = pino({ level: config.server.logLevel, base: { service: 'ioplace' } });
@@ -40,14 +45,20 @@ async function main(): Promise<void> {
       'using the cluster',
     );
   }
-  const app = await buildApp({
-    config,
-    configPath,
-    transformConfig: (c) => applyEnvironment(c, process.env),
-    logger,
-    clock: systemClock,
-    kubeConfig: cluster.kubeConfig,
-  });
+  let app: App;
+  try {
+    app = await buildApp({
+      config,
+      configPath,
+      transformConfig: (c) => applyEnvironment(c, process.env),
+      logger,
+      clock: systemClock,
+      kubeConfig: cluster.kubeConfig,
+    });
+  } catch (err) {
+    // What buildApp refuses (files the config names, auth without a cluster) is the file's fault.
+    refuse(err instanceof ConfigError ? new ConfigError(`${configPath}: ${err.message}`) : err);
+  }
   const { server } = app;
   process.on('SIGHUP', () => app.reloadConfig('SIGHUP'));
 

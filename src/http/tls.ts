@@ -1,6 +1,8 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { type FSWatcher, readFileSync, watch } from 'node:fs';
 import type { Server } from 'node:https';
 import { dirname } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { ConfigError } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 
@@ -10,19 +12,45 @@ export interface TlsMaterial {
   readonly ca: Buffer | undefined;
 }
 
+/** The first line of an OpenSSL error, without its `error:0480006C:PEM routines::` code. */
+const reason = (err: unknown) => (err as Error).message.split('\n')[0]?.replace(/^error:[^:]*:[^:]*::/, '');
+
+/**
+ * Reads and checks the certificate, key and client CA. Every failure is a ConfigError naming
+ * the field and the file, never a bare OpenSSL error from deep in `https.createServer`.
+ */
 export function readTlsMaterial(tls: Config['tls']): TlsMaterial {
-  const read = (field: string, path: string) => {
+  const read = (field: string, path: string, what: string, parse: (pem: Buffer) => unknown) => {
+    let pem: Buffer;
     try {
-      return readFileSync(path);
+      pem = readFileSync(path);
     } catch (err) {
       throw new ConfigError(`tls.${field}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code}`);
     }
+    try {
+      parse(pem);
+    } catch (err) {
+      throw new ConfigError(`tls.${field}: ${path} is not a PEM ${what}: ${reason(err)}`);
+    }
+    return pem;
   };
-  return {
-    key: read('keyFile', tls.keyFile),
-    cert: read('certFile', tls.certFile),
-    ca: tls.clientCAFile === '' ? undefined : read('clientCAFile', tls.clientCAFile),
+  const certificate = (pem: Buffer) => new X509Certificate(pem);
+  const material = {
+    key: read('keyFile', tls.keyFile, 'private key', (pem) => createPrivateKey(pem)),
+    cert: read('certFile', tls.certFile, 'certificate', certificate),
+    ca:
+      tls.clientCAFile === ''
+        ? undefined
+        : read('clientCAFile', tls.clientCAFile, 'certificate', certificate),
   };
+  try {
+    createSecureContext(httpsOptions(material));
+  } catch (err) {
+    throw new ConfigError(
+      `tls.keyFile: ${tls.keyFile} does not go with tls.certFile ${tls.certFile}: ${reason(err)}`,
+    );
+  }
+  return material;
 }
 
 /** Node's https options: client certificates are asked for, and checked per route (see requireClientCertificate). */

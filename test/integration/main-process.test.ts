@@ -119,6 +119,64 @@ describe('the ioplace process', () => {
     expect(lines[0]).toContain(message);
   });
 
+  const TLS = join(ROOT, 'test/fixtures/tls');
+  it.each([
+    [
+      'a tokens file with a short token',
+      () => {
+        writeFileSync(join(dir, 'tokens'), 'short node-a\n');
+        return `auth:\n  agents: file\n  agentTokensFile: ${join(dir, 'tokens')}\n`;
+      },
+      `auth.agentTokensFile: ${join(dir, 'tokens')}:1: token too short`,
+    ],
+    [
+      'a missing tokens file',
+      () => `auth:\n  agents: file\n  agentTokensFile: ${join(dir, 'no-tokens')}\n`,
+      `auth.agentTokensFile: cannot read ${join(dir, 'no-tokens')}: ENOENT`,
+    ],
+    [
+      'agent tokenreview with no cluster',
+      () => 'auth:\n  agents: tokenreview\n',
+      'auth.agents: tokenreview needs cluster access',
+    ],
+    [
+      'a missing TLS certificate',
+      () => `tls:\n  certFile: ${join(dir, 'no.crt')}\n  keyFile: ${join(TLS, 'server.key')}\n`,
+      `tls.certFile: cannot read ${join(dir, 'no.crt')}: ENOENT`,
+    ],
+    [
+      'a certificate that is not PEM',
+      () => {
+        writeFileSync(join(dir, 'garbage.crt'), 'not a certificate\n');
+        return `tls:\n  certFile: ${join(dir, 'garbage.crt')}\n  keyFile: ${join(TLS, 'server.key')}\n`;
+      },
+      `tls.certFile: ${join(dir, 'garbage.crt')} is not a PEM certificate`,
+    ],
+    [
+      'a client CA that is not PEM',
+      () =>
+        `tls:\n  certFile: ${join(TLS, 'server.crt')}\n  keyFile: ${join(TLS, 'server.key')}\n` +
+        `  clientCAFile: ${join(TLS, 'server.key')}\n`,
+      `tls.clientCAFile: ${join(TLS, 'server.key')} is not a PEM certificate`,
+    ],
+    [
+      "a key that is not the certificate's",
+      () => `tls:\n  certFile: ${join(TLS, 'server.crt')}\n  keyFile: ${join(TLS, 'intruder.key')}\n`,
+      `tls.keyFile: ${join(TLS, 'intruder.key')} does not go with tls.certFile`,
+    ],
+  ])(
+    'refuses to start on %s with one line naming the field and the file, exit 2',
+    async (_what, yaml, message) => {
+      const file = join(dir, 'files.yaml');
+      writeFileSync(file, yaml());
+      const r = runMain({ IOPLACE_CONFIG: file });
+      expect(await r.exited).toBe(2);
+      const lines = r.stderr().trim().split('\n');
+      expect(lines).toEqual([expect.stringContaining(`ioplace: invalid configuration: ${file}: `)]);
+      expect(lines[0]).toContain(message);
+    },
+  );
+
   it('refuses a PORT that is not a port', async () => {
     const r = runMain({ PORT: 'eighty' });
     expect(await r.exited).toBe(2);
