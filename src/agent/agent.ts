@@ -61,8 +61,15 @@ export class Agent {
           const measurement = await this.#measure(previous, current);
           const result = await this.reportOnce(measurement);
           log.debug({ ...measurement, result }, 'reported');
-          if (result !== undefined && result.delivered === 0 && result.failed > 0) {
-            log.warn({ result }, 'no ioplace replica took the report');
+          if (result !== undefined && result.failed > 0) {
+            // One line per round, whatever the number of replicas and reasons.
+            const { problems, ...counts } = result;
+            log.warn(
+              { ...counts, problems },
+              result.delivered === 0
+                ? 'no ioplace replica took the report'
+                : 'some ioplace replicas did not take the report',
+            );
           }
         }
         previous = current;

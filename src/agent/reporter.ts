@@ -32,6 +32,18 @@ export interface RoundResult {
   readonly failed: number;
   /** Replicas skipped because they are backing off after failures. */
   readonly skipped: number;
+  /** Why each failed one failed: the caller logs them, in one line per round. */
+  readonly problems: readonly DeliveryProblem[];
+}
+
+/** A server name that did not resolve, or a replica that did not take the report. */
+export interface DeliveryProblem {
+  /** The server name as configured, or the replica's address. */
+  readonly replica: string;
+  readonly reason: string;
+  /** Consecutive failures of this replica, and the wait before it is tried again. */
+  readonly failures?: number;
+  readonly retryInMs?: number;
 }
 
 interface TargetState {
@@ -76,8 +88,10 @@ export class Reporter {
 
   async report(body: ReportBody): Promise<RoundResult> {
     const { targets, failed: unresolved } = await resolveTargets(this.#o.servers, this.#o.resolve);
-    for (const f of unresolved)
-      this.#o.logger.warn({ server: f.server.href, error: f.error }, 'cannot resolve ioplace');
+    const problems: DeliveryProblem[] = unresolved.map((f) => ({
+      replica: f.server.href,
+      reason: `cannot resolve: ${f.error}`,
+    }));
     const token = await this.#token();
     const ca = await this.#ca();
     const json = JSON.stringify(body);
@@ -88,11 +102,16 @@ export class Reporter {
     const due = targets.filter((t) => (this.#state.get(targetKey(t))?.retryAt ?? 0) <= now);
     const results = await Promise.all(due.map((t) => this.#sendOne(t, path, { json, olderJson }, token, ca)));
     this.#forgetGone(targets);
-    const delivered = results.filter(Boolean).length;
+    let delivered = 0;
+    for (const r of results) {
+      if (r === undefined) delivered++;
+      else problems.push(r);
+    }
     return {
       delivered,
       failed: due.length - delivered + unresolved.length,
       skipped: targets.length - due.length,
+      problems,
     };
   }
 
@@ -102,7 +121,7 @@ export class Reporter {
     bodies: { readonly json: string; readonly olderJson: string },
     token: string | undefined,
     ca: Buffer | undefined,
-  ): Promise<boolean> {
+  ): Promise<DeliveryProblem | undefined> {
     const key = targetKey(target);
     const send = this.#o.send ?? sendReport;
     const attempt = async (json: string): Promise<SendResult | Error> => {
@@ -122,7 +141,7 @@ export class Reporter {
     if (!(outcome instanceof Error) && outcome.status >= 200 && outcome.status < 300) {
       if (this.#state.get(key)?.failures) this.#o.logger.info({ replica: key }, 'replica reachable again');
       this.#state.delete(key);
-      return true;
+      return undefined;
     }
     const state = this.#state.get(key) ?? { failures: 0, retryAt: 0 };
     state.failures++;
@@ -131,11 +150,7 @@ export class Reporter {
     this.#state.set(key, state);
     const reason =
       outcome instanceof Error ? outcome.message : `HTTP ${outcome.status}: ${outcome.body.slice(0, 300)}`;
-    this.#o.logger.warn(
-      { replica: key, failures: state.failures, retryInMs: wait, reason },
-      'report not delivered',
-    );
-    return false;
+    return { replica: key, reason, failures: state.failures, retryInMs: wait };
   }
 
   async #token(): Promise<string | undefined> {

@@ -84,7 +84,7 @@ describe('the agent reporter', () => {
       { tokenFile: token },
     );
 
-    expect(await r.report(REPORT)).toEqual({ delivered: 2, failed: 0, skipped: 0 });
+    expect(await r.report(REPORT)).toMatchObject({ delivered: 2, failed: 0, skipped: 0 });
     for (const replica of [a, b]) {
       expect(replica.seen).toHaveLength(1);
       expect(replica.seen[0]?.url).toBe('/v1/nodes/node-1/report');
@@ -105,11 +105,11 @@ describe('the agent reporter', () => {
       now: () => now,
     });
     // 127.0.0.4 refuses connections; 127.0.0.3 answers 503; 127.0.0.1 is fine.
-    expect(await r.report(REPORT)).toEqual({ delivered: 1, failed: 2, skipped: 0 });
+    expect(await r.report(REPORT)).toMatchObject({ delivered: 1, failed: 2, skipped: 0 });
     now += 500; // still within the first 1 s backoff: the failing two are skipped
-    expect(await r.report(REPORT)).toEqual({ delivered: 1, failed: 0, skipped: 2 });
+    expect(await r.report(REPORT)).toMatchObject({ delivered: 1, failed: 0, skipped: 2 });
     now += 1_000;
-    expect(await r.report(REPORT)).toEqual({ delivered: 1, failed: 2, skipped: 0 });
+    expect(await r.report(REPORT)).toMatchObject({ delivered: 1, failed: 2, skipped: 0 });
     expect(good.seen).toHaveLength(3);
     expect(bad.seen).toHaveLength(2);
   });
@@ -119,7 +119,11 @@ describe('the agent reporter', () => {
     const r = reporter([`http://gone.invalid:1`, `http://127.0.0.1:${good.port}`], async () => {
       throw Object.assign(new Error('not found'), { code: 'ENOTFOUND' });
     });
-    expect(await r.report(REPORT)).toEqual({ delivered: 1, failed: 1, skipped: 0 });
+    const result = await r.report(REPORT);
+    expect(result).toMatchObject({ delivered: 1, failed: 1, skipped: 0 });
+    expect(result.problems).toEqual([
+      { replica: 'http://gone.invalid:1/', reason: expect.stringContaining('cannot resolve') },
+    ]);
   });
 });
 
