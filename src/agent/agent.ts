@@ -1,8 +1,10 @@
 import type { Logger } from 'pino';
 import type { Delay } from '../cluster/backoff.js';
+import { DIMENSIONS, type Dimension } from '../domain/resources.js';
 import type { AgentOptions } from './agent-options.js';
 import type { EnforcementSummary } from './enforce/reconciler.js';
 import { type Measurement, measure } from './measurement.js';
+import { IOPS_CAPACITY_KEY } from './node-iops-capacity.js';
 import type { Reporter, RoundResult } from './reporter.js';
 import type { CounterSample } from './sample.js';
 
@@ -23,9 +25,21 @@ export interface AgentDeps {
   readonly logger: Logger;
 }
 
+/** What an operator sets for each dimension whose capacity is unknown. */
+function hint(dimensions: readonly Dimension[]): string {
+  const hints: string[] = [];
+  if (dimensions.includes('iops'))
+    hints.push(`set --iops-capacity (IOPLACE_IOPS_CAPACITY) or annotate the node ${IOPS_CAPACITY_KEY}`);
+  if (dimensions.some((d) => d !== 'iops'))
+    hints.push('set --network-capacity (IOPLACE_NETWORK_CAPACITY) for NICs that report no speed');
+  return hints.join('; ');
+}
+
 /** Samples the node's counters every interval and reports what they moved by. */
 export class Agent {
   readonly #d: AgentDeps;
+  /** Dimensions last measured without a capacity, already warned about. */
+  #unknownCapacity = new Set<Dimension>();
 
   constructor(deps: AgentDeps) {
     this.#d = deps;
@@ -59,6 +73,7 @@ export class Agent {
         const current = await this.#d.sample(this.#d.clock());
         if (previous !== undefined) {
           const measurement = await this.#measure(previous, current);
+          this.#sayUnknownCapacity(measurement);
           const result = await this.reportOnce(measurement);
           log.debug({ ...measurement, result }, 'reported');
           if (result !== undefined && result.failed > 0) {
@@ -87,5 +102,24 @@ export class Agent {
       networkCapacityBps: this.#d.options.networkCapacityBps,
       iopsCapacity: fromNode ?? this.#d.options.iopsCapacity,
     });
+  }
+
+  /**
+   * Warns once when a capacity becomes unknown, and says when it is known again (--once has it in
+   * its notes): ioplace turns away every pod that asks for that dimension from this node, which
+   * would otherwise show only as pods that never land here.
+   */
+  #sayUnknownCapacity(m: Measurement): void {
+    const missing = DIMENSIONS.filter((d) => m.capacity[d] === undefined);
+    const newly = missing.filter((d) => !this.#unknownCapacity.has(d));
+    const known = [...this.#unknownCapacity].filter((d) => !missing.includes(d));
+    this.#unknownCapacity = new Set(missing);
+    if (newly.length > 0) {
+      this.#d.logger.warn(
+        { dimensions: newly, why: m.notes.filter((n) => n.includes('capacity unknown')) },
+        `capacity unknown: ioplace will not place pods that ask for ${newly.join(', ')} on this node; ${hint(newly)}`,
+      );
+    }
+    if (known.length > 0) this.#d.logger.info({ dimensions: known }, 'capacity known again');
   }
 }

@@ -8,7 +8,8 @@ import { table } from './table.js';
 const USAGE = `Usage:
   ioplace nodes [--server URL] [--json]
       The inventory: capacity, usage, committed and free per node, and what its agent enforces
-      (mode, pods with their limits in force, pods whose limits failed).
+      (mode, pods with their limits in force, pods whose limits failed). A capacity the node's
+      agent does not know is shown as ? and named under the table.
   ioplace explain POD.yaml|- [--server URL] [--json] [--strategy spread|pack]
                  [--weight DIMENSION=N]... [--reserve-fraction F] [--node NAME]...
       For every node: whether the pod fits and why not, free capacity, and its score per
@@ -29,6 +30,8 @@ interface NodeView {
   usage: Amounts;
   committed: Amounts;
   free: Amounts;
+  /** Absent from servers before it: then read from `capacity`. */
+  capacityUnknown?: (typeof DIMS)[number][];
   enforcement?: { mode?: string; pods: number; errors: number };
 }
 
@@ -107,20 +110,38 @@ function enforcedCell(e: NodeView['enforcement']): string {
   return `${e.mode ?? '?'} ${e.pods}${failing}`;
 }
 
+const capacityUnknown = (n: NodeView) => n.capacityUnknown ?? DIMS.filter((d) => n.capacity[d] === undefined);
+
+/** What to do about each dimension whose capacity a node's agent does not know. */
+const CAPACITY_HINT: Record<(typeof DIMS)[number], string> = {
+  ingressBandwidth: "the agent's --network-capacity",
+  egressBandwidth: "the agent's --network-capacity",
+  iops: "the agent's --iops-capacity or the node's ioplace.io/iops-capacity annotation",
+};
+
+/** The table; `?` for a capacity the node's agent does not report, explained under the table. */
 function nodesTable(nodes: NodeView[]): string {
-  return table(
+  const notes = nodes
+    .filter((n) => capacityUnknown(n).length > 0)
+    .map((n) => {
+      const dims = capacityUnknown(n);
+      const hints = [...new Set(dims.map((d) => CAPACITY_HINT[d]))].join('; ');
+      return `${n.node}: capacity unknown for ${dims.join(', ')}: pods asking for it are not placed there (set ${hints})`;
+    });
+  const rows = table(
     ['NODE', 'FRESH', 'AGE', 'CAPACITY in/out/iops', 'USAGE', 'COMMITTED', 'FREE', 'ENFORCED'],
     nodes.map((n) => [
       n.node,
       n.fresh ? 'yes' : 'STALE',
       `${Math.round(n.ageSeconds)}s`,
-      triple(n.capacity),
+      DIMS.map((d) => (capacityUnknown(n).includes(d) ? '?' : amount(n.capacity[d]))).join('/'),
       triple(n.usage),
       triple(n.committed),
       triple(n.free),
       enforcedCell(n.enforcement),
     ]),
   );
+  return notes.length === 0 ? rows : `${rows}\n\n${notes.join('\n')}`;
 }
 
 function scoreCell(v: Verdict): string {

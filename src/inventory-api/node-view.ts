@@ -1,5 +1,6 @@
 import type { NodeEntry } from '../domain/inventory.js';
 import type { NodeAssessment } from '../domain/node-assessment.js';
+import { DIMENSIONS } from '../domain/resources.js';
 import type { NodeView } from './schemas.js';
 
 /**
@@ -19,6 +20,7 @@ export function nodeView(a: NodeAssessment, entry?: NodeEntry): NodeView {
     commitments: a.parts,
     allocatable: a.allocatable,
     free: a.free,
+    capacityUnknown: DIMENSIONS.filter((d) => a.capacity[d] === undefined),
     ...(enforcement === undefined
       ? {}
       : {

@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox';
-import { MAX_AMOUNT } from '../domain/resources.js';
+import { DIMENSIONS, MAX_AMOUNT } from '../domain/resources.js';
 
 const Amount = Type.Number({ minimum: 0, maximum: MAX_AMOUNT });
 
@@ -68,6 +68,12 @@ export const NodeViewSchema = Type.Object({
   commitments: Type.Object({ pods: Figures, unmeasured: Figures, reserved: Figures }),
   allocatable: Figures,
   free: Figures,
+  /**
+   * Dimensions the node's last report gives no capacity for (its agent has no --iops-capacity and
+   * the node no ioplace.io/iops-capacity; or no interface reports a link speed): pods asking for
+   * them are turned away from the node as unmeasured. Empty when every capacity is known.
+   */
+  capacityUnknown: Type.Array(Type.Enum([...DIMENSIONS])),
   /** As the node's last report says; absent when its agent does not say (one from before enforcement). */
   enforcement: Type.Optional(
     Type.Object({ mode: Type.Optional(Type.String()), pods: Type.Integer(), errors: Type.Integer() }),

@@ -4,7 +4,7 @@ import type { Inventory } from '../domain/inventory.js';
 import type { NodeAssessment } from '../domain/node-assessment.js';
 import type { PodStore } from '../domain/pod-store.js';
 import type { Reservations } from '../domain/reservations.js';
-import type { Amounts } from '../domain/resources.js';
+import { type Amounts, DIMENSIONS, type Dimension } from '../domain/resources.js';
 
 /** The request kinds timed, a closed set so that label cardinality stays bounded. */
 export type Verb = 'filter' | 'prioritize' | 'bind' | 'preempt' | 'report' | 'explain';
@@ -147,6 +147,20 @@ function registerStateGauges(registers: Registry[], s: MetricSources): void {
       }
       this.set({ freshness: 'fresh' }, fresh);
       this.set({ freshness: 'stale' }, stale);
+    },
+  });
+  new Gauge({
+    name: 'ioplace_inventory_nodes_without_capacity',
+    help: 'Nodes in the inventory whose last report gives no capacity for the dimension (pods asking for it are turned away there as unmeasured).',
+    labelNames: ['dimension'],
+    registers,
+    collect() {
+      const counts = new Map<Dimension, number>(DIMENSIONS.map((d) => [d, 0]));
+      for (const entry of s.inventory.entries()) {
+        for (const d of DIMENSIONS)
+          if (entry.capacity[d] === undefined) counts.set(d, (counts.get(d) ?? 0) + 1);
+      }
+      for (const [dimension, count] of counts) this.set({ dimension }, count);
     },
   });
   new Gauge({

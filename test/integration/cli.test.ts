@@ -101,14 +101,20 @@ describe('ioplace nodes', () => {
     const r = await ioplace(['nodes', '--server', server.url]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const lines = r.stdout.trimEnd().split('\n');
+    const [table = '', notes = ''] = r.stdout.trimEnd().split('\n\n');
+    const lines = table.split('\n');
     expect(lines).toHaveLength(4);
     expect(lines[0]).toMatch(/^NODE\s/);
-    expect(rows(r.stdout)).toEqual([
+    // A capacity the agent does not report is ?, and said in words under the table.
+    expect(rows(table)).toEqual([
       ['NODE', 'FRESH', 'AGE', 'CAPACITY in/out/iops', 'USAGE', 'COMMITTED', 'FREE', 'ENFORCED'],
       ['node-a', 'yes', '0s', '10G/10G/50k', '-/-/2k', '-/-/-', '9G/9G/43k', 'all 12 (1 failing)'],
-      ['node-d', 'yes', '0s', '1G/-/50k', '-/-/40k', '-/-/-', '900M/-/5k', 'off'],
-      ['node-s', 'STALE', '31s', '1G/1G/-', '-/-/-', '-/-/-', '900M/900M/-', '-'],
+      ['node-d', 'yes', '0s', '1G/?/50k', '-/-/40k', '-/-/-', '900M/-/5k', 'off'],
+      ['node-s', 'STALE', '31s', '1G/1G/?', '-/-/-', '-/-/-', '900M/900M/-', '-'],
+    ]);
+    expect(notes.split('\n')).toEqual([
+      "node-d: capacity unknown for egressBandwidth: pods asking for it are not placed there (set the agent's --network-capacity)",
+      "node-s: capacity unknown for iops: pods asking for it are not placed there (set the agent's --iops-capacity or the node's ioplace.io/iops-capacity annotation)",
     ]);
   });
 

@@ -29,7 +29,23 @@ describe('PUT /v1/nodes/{node}/report', () => {
       commitments: { pods: {}, unmeasured: {}, reserved: {} },
       allocatable: { ingressBandwidth: 9e8, egressBandwidth: 9e8, iops: 9_000 },
       free: { ingressBandwidth: 7e8, egressBandwidth: 9e8, iops: 0 },
+      capacityUnknown: [],
     });
+  });
+
+  it('names the dimensions a report gives no capacity for, in the node and the list', async () => {
+    await call(reportUrl('node-1'), 'PUT', { capacity: { ingressBandwidth: 1e9, egressBandwidth: 1e9 } });
+    await call(reportUrl('node-2'), 'PUT', { capacity: {} });
+    const view = await call<{ capacityUnknown: string[] }>(`${server.url}/v1/nodes/node-1`, 'GET');
+    expect(view.body.capacityUnknown).toEqual(['iops']);
+    const list = await call<{ nodes: { node: string; capacityUnknown: string[] }[] }>(
+      `${server.url}/v1/nodes`,
+      'GET',
+    );
+    expect(list.body.nodes.map((n) => [n.node, n.capacityUnknown])).toEqual([
+      ['node-1', ['iops']],
+      ['node-2', ['ingressBandwidth', 'egressBandwidth', 'iops']],
+    ]);
   });
 
   it('replaces the previous report whole, so a dimension no longer measured disappears', async () => {

@@ -278,6 +278,10 @@ describe('GET /metrics after real traffic', () => {
     expect(sampleValue(m, 'ioplace_inventory_nodes', { freshness: 'fresh' })).toBe(4);
     expect(sampleValue(m, 'ioplace_inventory_nodes', { freshness: 'stale' })).toBe(1);
     expect(sampleValue(m, 'ioplace_inventory_oldest_report_age_seconds')).toBe(31);
+    // node-s and node-a give no iops capacity; node-m no bandwidth.
+    const without = (dimension: string) =>
+      sampleValue(m, 'ioplace_inventory_nodes_without_capacity', { dimension });
+    expect([without('ingressBandwidth'), without('egressBandwidth'), without('iops')]).toEqual([1, 1, 2]);
 
     server.clock.now += 30_001;
     m = await scrape(server.url);

@@ -66,6 +66,20 @@ async function runAgent(opts: {
 }
 
 describe('the agent', () => {
+  it('warns once when a capacity is unknown, and says when it is known again', async () => {
+    const lines = await runAgent({ iopsCapacity: (round) => (round < 5 ? undefined : 50_000), rounds: 8 });
+    const warned = lines.filter((l) => l.msg.startsWith('capacity unknown'));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatchObject({ level: 40, dimensions: ['iops'] });
+    expect(warned[0]?.msg).toContain('--iops-capacity');
+    expect(lines.filter((l) => l.msg === 'capacity known again')).toMatchObject([{ dimensions: ['iops'] }]);
+  });
+
+  it('says nothing of capacity when every one is known', async () => {
+    const lines = await runAgent({ iopsCapacity: () => 50_000, rounds: 4 });
+    expect(lines).toEqual([]);
+  });
+
   it('logs a failed round in one line, with each replica and why', async () => {
     const lines = await runAgent({ iopsCapacity: () => 50_000, rounds: 2, status: 503 });
     expect(lines).toHaveLength(1);
