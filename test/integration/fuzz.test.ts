@@ -261,8 +261,12 @@ const nodeViewShape: Shape = (b) => {
     'commitments',
     'allocatable',
     'free',
+    'capacityUnknown',
   ]);
   if (keys) return keys;
+  const dims = ['ingressBandwidth', 'egressBandwidth', 'iops'];
+  if (!Array.isArray(b.capacityUnknown) || !b.capacityUnknown.every((d) => dims.includes(d)))
+    return 'capacityUnknown';
   if (!isString(b.node) || typeof b.fresh !== 'boolean' || Number.isNaN(Date.parse(String(b.receivedAt))))
     return 'node, fresh or receivedAt';
   if (![b.capacity, b.usage, b.committed, b.allocatable, b.free].every(isFigures)) return 'figures';

@@ -171,6 +171,7 @@ describe('the agent against a TLS ioplace', () => {
       maxBackoffMs: 1000,
     });
     expect(await reporter.report({ capacity: { iops: 5 }, usage: {} })).toEqual({
+      problems: [],
       delivered: 1,
       failed: 0,
       skipped: 0,
