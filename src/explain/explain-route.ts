@@ -57,7 +57,9 @@ type ExplainBody = Static<typeof ExplainBodySchema>;
 
 const ExplainQuerySchema = Type.Object({
   strategy: Type.Optional(Type.Enum(['spread', 'pack'])),
-  reserveFraction: Type.Optional(Type.String({ pattern: '^(0(\\.\\d+)?|\\.\\d+)$' })),
+  reserveFraction: Type.Optional(
+    Type.String({ pattern: '^(0(\\.\\d+)?|\\.\\d+)$', description: 'a decimal number from 0 to below 1' }),
+  ),
 });
 
 export interface ExplainRouteOptions {

@@ -43,6 +43,8 @@ export function createServer(config: Config, logger: FastifyBaseLogger, tls?: Tl
         removeAdditional: false,
         useDefaults: false,
         allErrors: false,
+        // Errors carry their schema, so that messages can say what a field may be (error-handler.ts).
+        verbose: true,
         // Quantities are string | number, as Go's Quantity unmarshals both.
         allowUnionTypes: true,
       },

@@ -6,7 +6,46 @@ export interface ErrorBody {
   error: string;
 }
 
+/** The parts of an Ajv error the messages use (Ajv runs with `verbose`, for parentSchema). */
+interface SchemaError {
+  readonly keyword: string;
+  readonly instancePath: string;
+  readonly params: Record<string, unknown>;
+  readonly message?: string;
+  readonly parentSchema?: { readonly description?: string; readonly properties?: Record<string, unknown> };
+}
+
+/** A value from the request, quoted and cut short: it is echoed back, so keep it small. */
+const quoted = (value: unknown) => JSON.stringify(String(value).slice(0, 64));
+
+/**
+ * The first schema error, naming the field and what it may be: which property is unknown and
+ * which are known, the allowed values of an enum, what a pattern means (its schema's
+ * description) rather than the regular expression.
+ */
+export function validationMessage(context: string, e: SchemaError): string {
+  const where = `${context}${e.instancePath}`;
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const known = Object.keys(e.parentSchema?.properties ?? {});
+      const allowed = known.length > 0 ? ` (known: ${known.join(', ')})` : '';
+      return `${where} must NOT have additional properties: ${quoted(e.params.additionalProperty)} is not one${allowed}`;
+    }
+    case 'enum':
+      return `${where} must be one of ${(e.params.allowedValues as unknown[]).join(', ')}`;
+    case 'pattern': {
+      const means = e.parentSchema?.description;
+      if (means !== undefined) return `${where} must be ${means}`;
+      break;
+    }
+  }
+  return `${where} ${e.message ?? 'is not valid'}`;
+}
+
 function clientMessage(error: FastifyError, bodyLimit: number): string {
+  const first = error.validation?.[0] as SchemaError | undefined;
+  if (first !== undefined && error.validationContext !== undefined)
+    return validationMessage(error.validationContext, first);
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return `request body is larger than the limit of ${bodyLimit} bytes (server.bodyLimitBytes)`;

@@ -22,7 +22,14 @@ const PodCount = Type.Integer({ minimum: 0, maximum: 1_000_000 });
 export const EnforcementReportSchema = Type.Object(
   {
     /** off, iops or all (a string, so that a later agent's new mode is not refused). */
-    mode: Type.Optional(Type.String({ minLength: 1, maxLength: 16, pattern: '^[a-z][a-z0-9-]*$' })),
+    mode: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 16,
+        pattern: '^[a-z][a-z0-9-]*$',
+        description: "a lowercase word (letters, digits and '-', starting with a letter)",
+      }),
+    ),
     /** Pods with demand whose limits are all in force. */
     pods: PodCount,
     /** Pods with a limit that failed at the agent's last round. */
@@ -47,6 +54,8 @@ export const NodeParamsSchema = Type.Object({
     minLength: 1,
     maxLength: 253,
     pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
+    description:
+      "a node name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit (a DNS subdomain, RFC 1123)",
   }),
 });
 

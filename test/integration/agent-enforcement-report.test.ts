@@ -79,7 +79,10 @@ describe('the enforcement field of the report', () => {
     [{ pods: -1, errors: 0 }, 'body/enforcement/pods must be >= 0'],
     [{ pods: 1.5, errors: 0 }, 'body/enforcement/pods must be integer'],
     [{ pods: 1 }, "body/enforcement must have required property 'errors'"],
-    [{ mode: 'ALL; rm', pods: 1, errors: 0 }, 'body/enforcement/mode must match pattern'],
+    [
+      { mode: 'ALL; rm', pods: 1, errors: 0 },
+      "body/enforcement/mode must be a lowercase word (letters, digits and '-', starting with a letter)",
+    ],
     ['all', 'body/enforcement must be object'],
   ])('refuses %j with 400', async (enforcement, message) => {
     const s = await server();

@@ -416,15 +416,27 @@ describe('POST /v1/explain refuses what it cannot read', () => {
     expect(res.body.error).toContain(field);
   });
 
-  it('answers 400 to an unknown preview field, naming the object that holds it', async () => {
+  it('answers 400 to a preview strategy that does not exist, with the ones that do', async () => {
+    server = await startTestServer();
+    const res = await call<{ error: string }>(`${server.url}/v1/explain`, 'POST', {
+      pod: capturedPod(),
+      preview: { strategy: 'random' },
+    });
+    expect(res.body).toEqual({ error: 'body/preview/strategy must be one of spread, pack' });
+  });
+
+  it('answers 400 to an unknown preview field, naming it and the known ones', async () => {
     server = await startTestServer();
     const res = await call<{ error: string }>(`${server.url}/v1/explain`, 'POST', {
       pod: capturedPod(),
       preview: { wieghts: { iops: 2 } },
     });
     expect(res.status).toBe(400);
-    // As everywhere in the HTTP API (see inventory-api.test.ts), the message names the object, not the key.
-    expect(res.body).toEqual({ error: 'body/preview must NOT have additional properties' });
+    // As everywhere in the HTTP API (see inventory-api.test.ts), the message names the key and the known ones.
+    expect(res.body).toEqual({
+      error:
+        'body/preview must NOT have additional properties: "wieghts" is not one (known: strategy, weights, reserveFraction, scoreAllPods, unknownNodes, staleAfterSeconds)',
+    });
   });
 });
 
