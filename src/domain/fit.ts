@@ -57,7 +57,7 @@ export function fitVerdict(
   for (const d of DIMENSIONS) {
     const need = demand[d];
     if (need === undefined) continue;
-    // free, allocatable and capacity are known together: all come from one report's capacity.
+    // free and allocatable are known together: both come from one report's capacity.
     const free = node.free[d];
     if (free === undefined) {
       unmeasured ??= d;
@@ -65,9 +65,10 @@ export function fitVerdict(
     }
     if (need <= free) continue;
     const allocatable = node.allocatable[d] ?? 0;
-    const capacity = node.capacity[d] ?? 0;
     if (need > allocatable) neverFits = true;
-    const line = `${d}: needs ${format(need, 'up')}, ${format(free, 'down')} free of ${format(capacity, 'down')}`;
+    // Quotes allocatable, not capacity: it is what decides (free never exceeds it), and
+    // "48k free of 50k" for a pod asking 48k reads as a contradiction when 45k is allocatable.
+    const line = `${d}: needs ${format(need, 'up')}, ${format(free, 'down')} free of ${format(allocatable, 'down')} allocatable`;
     if (short === undefined) short = [line];
     else short.push(line);
   }

@@ -84,7 +84,7 @@ describe('bind', () => {
     const answers = (await Promise.all([first, second])).map((r) => r.body.Error);
     expect(answers.filter((e) => e === '')).toHaveLength(1);
     expect(answers.find((e) => e !== '')).toMatch(
-      /^pod default\/[ab] no longer fits on node n1: ioplace: not enough iops: needs 5k, 4k free of 10k$/,
+      /^pod default\/[ab] no longer fits on node n1: ioplace: not enough iops: needs 5k, 4k free of 9k allocatable$/,
     );
     expect(cluster.api.bindings).toHaveLength(1);
   });

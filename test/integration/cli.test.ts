@@ -149,7 +149,7 @@ describe('ioplace explain', () => {
       'no',
       '4 (in 0.89, iops 0.00)',
       '900M/-/5k',
-      'ioplace: not enough iops: needs 10k, 5k free of 50k',
+      'ioplace: not enough iops: needs 10k, 5k free of 45k allocatable',
     ],
     ['node-s', 'no', '0', '900M/900M/-', 'ioplace: report from this node is stale'],
   ];
@@ -195,7 +195,7 @@ describe('ioplace explain', () => {
         '900M/-/5k',
         'no',
         '0 (in 0.11, iops 0.00)',
-        'ioplace: not enough iops: needs 10k, 5k free of 50k',
+        'ioplace: not enough iops: needs 10k, 5k free of 45k allocatable',
       ],
       ['node-s', 'no', '0', '900M/900M/-', 'no', '0', 'ioplace: report from this node is stale'],
     ]);

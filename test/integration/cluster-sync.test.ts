@@ -167,7 +167,9 @@ describe('cluster sync', () => {
       'POST',
       args,
     );
-    expect(filtered.body.FailedNodes.n1).toBe('ioplace: not enough iops: needs 2k, 1k free of 10k');
+    expect(filtered.body.FailedNodes.n1).toBe(
+      'ioplace: not enough iops: needs 2k, 1k free of 9k allocatable',
+    );
     expect((await call(`${h.server.url}/readyz`, 'GET')).status).toBe(200);
     h.api.deletePod('default', 'a');
     await h.api.restart();

@@ -297,10 +297,12 @@ describe('POST /v1/explain agrees with filter and prioritize', () => {
       fits: false,
       reason: 'insufficient',
       unresolvable: false,
-      message: 'ioplace: not enough ingressBandwidth: needs 100M, 0 free of 1G',
+      message: 'ioplace: not enough ingressBandwidth: needs 100M, 0 free of 700M allocatable',
     });
-    expect(d.message).toBe('ioplace: not enough ingressBandwidth: needs 100M, 20M free of 1G');
-    expect(d.preview?.message).toBe('ioplace: not enough ingressBandwidth: needs 100M, 0 free of 1G');
+    expect(d.message).toBe('ioplace: not enough ingressBandwidth: needs 100M, 20M free of 900M allocatable');
+    expect(d.preview?.message).toBe(
+      'ioplace: not enough ingressBandwidth: needs 100M, 0 free of 700M allocatable',
+    );
     expect(nodes.get('node-e')?.preview).toMatchObject({ fits: false, reason: 'unknown', score: 0 });
 
     // Nothing changed: the scheduler gets the same answers as before.

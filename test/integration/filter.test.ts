@@ -55,7 +55,9 @@ describe('filter in NodeNames mode (nodeCacheCapable)', () => {
     expect(res.body).toEqual({
       Nodes: null,
       NodeNames: ['node-c'],
-      FailedNodes: { 'node-d': 'ioplace: not enough ingressBandwidth: needs 100M, 20M free of 1G' },
+      FailedNodes: {
+        'node-d': 'ioplace: not enough ingressBandwidth: needs 100M, 20M free of 900M allocatable',
+      },
       FailedAndUnresolvableNodes: { 'node-e': 'ioplace: no report from this node' },
       Error: '',
     });
@@ -77,7 +79,7 @@ describe('filter in NodeNames mode (nodeCacheCapable)', () => {
     await seedInventory();
     const res = await filter(capture('filter-fail-one-response-FailedNodes'));
     expect(res.body.FailedAndUnresolvableNodes['node-a']).toBe(
-      'ioplace: not enough ingressBandwidth: needs 100M, 90M free of 100M',
+      'ioplace: not enough ingressBandwidth: needs 100M, 90M free of 90M allocatable',
     );
     expect(res.body.FailedNodes['node-a']).toBeUndefined();
   });

@@ -30,7 +30,7 @@ describe('retry signal', () => {
     const { server } = h;
     await report(server, 'n1', { capacity: { iops: 10_000 }, usage: { iops: 8_000 } });
     expect((await filter('waiting', '4k')).body.FailedNodes.n1).toBe(
-      'ioplace: not enough iops: needs 4k, 1k free of 10k',
+      'ioplace: not enough iops: needs 4k, 1k free of 9k allocatable',
     );
 
     // A rise that is not enough for the waiting pod is no news.

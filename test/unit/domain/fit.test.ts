@@ -73,13 +73,13 @@ describe('fitVerdict', () => {
   });
 
   describe('insufficient: short now, but preemption may help (resolvable)', () => {
-    it('says what is needed, what is free and the capacity', () => {
+    it('says what is needed, what is free and what is allocatable', () => {
       // capacity 50k, usage 48.5k: free 1.5k, allocatable 50k >= 2k
       expect(fitVerdict({ iops: 2000 }, node({ iops: 50_000 }, { iops: 48_500 }), REJECT)).toEqual({
         fits: false,
         reason: 'insufficient',
         unresolvable: false,
-        message: 'ioplace: not enough iops: needs 2k, 1.5k free of 50k',
+        message: 'ioplace: not enough iops: needs 2k, 1.5k free of 50k allocatable',
       });
     });
 
@@ -90,7 +90,7 @@ describe('fitVerdict', () => {
         fits: false,
         reason: 'insufficient',
         unresolvable: false,
-        message: 'ioplace: not enough iops: needs 2k, 1k free of 50k',
+        message: 'ioplace: not enough iops: needs 2k, 1k free of 50k allocatable',
       });
     });
 
@@ -109,7 +109,7 @@ describe('fitVerdict', () => {
         fits: false,
         reason: 'insufficient',
         unresolvable: false,
-        message: 'ioplace: not enough iops: needs 2k, 1k free of 50k',
+        message: 'ioplace: not enough iops: needs 2k, 1k free of 50k allocatable',
       });
       expect(
         fitVerdict({ iops: 1000 }, node({ iops: 50_000 }, { iops: 46_000 }, {}, 0, parts), REJECT),
@@ -118,7 +118,7 @@ describe('fitVerdict', () => {
       });
     });
 
-    it('shows demand rounded up and free and capacity rounded down', () => {
+    it('shows demand rounded up and free and allocatable rounded down', () => {
       // free = 1,999,999 - 1,000,000 = 999,999 < need 1,000,001 <= allocatable 1,999,999
       const verdict = fitVerdict(
         { ingressBandwidth: 1_000_001 },
@@ -127,7 +127,7 @@ describe('fitVerdict', () => {
       );
       expect(verdict).toMatchObject({ reason: 'insufficient', unresolvable: false });
       expect(verdict.fits ? '' : verdict.message).toBe(
-        'ioplace: not enough ingressBandwidth: needs 1.001M, 999.999k free of 1.999M',
+        'ioplace: not enough ingressBandwidth: needs 1.001M, 999.999k free of 1.999M allocatable',
       );
     });
 
@@ -145,7 +145,7 @@ describe('fitVerdict', () => {
         reason: 'insufficient',
         unresolvable: false,
         message:
-          'ioplace: not enough ingressBandwidth: needs 600, 500 free of 1k; iops: needs 2k, 1k free of 3k',
+          'ioplace: not enough ingressBandwidth: needs 600, 500 free of 1k allocatable; iops: needs 2k, 1k free of 3k allocatable',
       });
     });
 
@@ -156,7 +156,7 @@ describe('fitVerdict', () => {
         fits: false,
         reason: 'insufficient',
         unresolvable: false,
-        message: 'ioplace: not enough iops: needs 500, 400 free of 1k',
+        message: 'ioplace: not enough iops: needs 500, 400 free of 500 allocatable',
       });
     });
   });
@@ -168,7 +168,7 @@ describe('fitVerdict', () => {
         fits: false,
         reason: 'exceedsCapacity',
         unresolvable: true,
-        message: 'ioplace: not enough iops: needs 501, 500 free of 1k',
+        message: 'ioplace: not enough iops: needs 501, 500 free of 500 allocatable',
       });
     });
 
@@ -183,7 +183,7 @@ describe('fitVerdict', () => {
         reason: 'exceedsCapacity',
         unresolvable: true,
         message:
-          'ioplace: not enough ingressBandwidth: needs 600, 500 free of 1k; iops: needs 5k, 3k free of 3k',
+          'ioplace: not enough ingressBandwidth: needs 600, 500 free of 1k allocatable; iops: needs 5k, 3k free of 3k allocatable',
       });
     });
 
@@ -262,7 +262,7 @@ describe('fitVerdict', () => {
         fits: false,
         reason: 'insufficient',
         unresolvable: false,
-        message: 'ioplace: not enough ingressBandwidth: needs 900, 500 free of 1k',
+        message: 'ioplace: not enough ingressBandwidth: needs 900, 500 free of 1k allocatable',
       });
     });
 

@@ -81,9 +81,9 @@ describe('Placement.filter', () => {
     const { placement } = cluster();
     expect(placement.filter(NEEDS_2K_IOPS, ALL)).toEqual({
       passed: [0],
-      failed: { busy: 'ioplace: not enough iops: needs 2k, 1k free of 10k' },
+      failed: { busy: 'ioplace: not enough iops: needs 2k, 1k free of 10k allocatable' },
       unresolvable: {
-        small: 'ioplace: not enough iops: needs 2k, 1k free of 1k',
+        small: 'ioplace: not enough iops: needs 2k, 1k free of 1k allocatable',
         stale: 'ioplace: report from this node is stale',
         unknown: 'ioplace: no report from this node',
         ingress: 'ioplace: node does not report iops',
@@ -98,21 +98,21 @@ describe('Placement.filter', () => {
     expect(placement.filter(NEEDS_2K_IOPS, ALL)).toEqual(first);
     inventory.record('busy', { capacity: { iops: 10_000 }, usage: { iops: 8500 } }, START);
     expect(placement.filter(NEEDS_2K_IOPS, ['busy']).failed).toEqual({
-      busy: 'ioplace: not enough iops: needs 2k, 1.5k free of 10k',
+      busy: 'ioplace: not enough iops: needs 2k, 1.5k free of 10k allocatable',
     });
     commitments.reserved.hold('pod-x', 'busy', { iops: 500 });
     expect(placement.filter(NEEDS_2K_IOPS, ['busy']).failed).toEqual({
-      busy: 'ioplace: not enough iops: needs 2k, 1k free of 10k',
+      busy: 'ioplace: not enough iops: needs 2k, 1k free of 10k allocatable',
     });
     const needs3k = { ok: true, none: false, demand: { iops: 3000 } } as const;
     expect(placement.filter(needs3k, ['busy']).failed).toEqual({
-      busy: 'ioplace: not enough iops: needs 3k, 1k free of 10k',
+      busy: 'ioplace: not enough iops: needs 3k, 1k free of 10k allocatable',
     });
     configure({ unknownNodes: 'allow' });
     expect(placement.filter(NEEDS_2K_IOPS, ['ingress']).passed).toEqual([0]);
     configure({ reserveFraction: 0.5 });
     expect(placement.filter(NEEDS_2K_IOPS, ['busy']).failed).toEqual({
-      busy: 'ioplace: not enough iops: needs 2k, 0 free of 10k',
+      busy: 'ioplace: not enough iops: needs 2k, 0 free of 5k allocatable',
     });
   });
 
@@ -151,7 +151,7 @@ describe('Placement.filter', () => {
     commitments.pods.hold('pod-1', 'roomy', { iops: 8500 });
     expect(placement.filter(NEEDS_2K_IOPS, ['roomy'])).toEqual({
       passed: [],
-      failed: { roomy: 'ioplace: not enough iops: needs 2k, 1.5k free of 10k' },
+      failed: { roomy: 'ioplace: not enough iops: needs 2k, 1.5k free of 10k allocatable' },
       unresolvable: {},
       rejections: { insufficient: 1 },
     });
@@ -193,7 +193,7 @@ describe('Placement.filter', () => {
     configure({ reserveFraction: 0.5 });
     expect(placement.filter(NEEDS_2K_IOPS, ['roomy', 'busy'])).toEqual({
       passed: [0],
-      failed: { busy: 'ioplace: not enough iops: needs 2k, 0 free of 10k' },
+      failed: { busy: 'ioplace: not enough iops: needs 2k, 0 free of 5k allocatable' },
       unresolvable: {},
       rejections: { insufficient: 1 },
     });
@@ -443,7 +443,7 @@ describe('Placement.reserve: check-and-reserve at bind', () => {
       fits: false,
       reason: 'insufficient',
       unresolvable: false,
-      message: 'ioplace: not enough iops: needs 100, 50 free of 450',
+      message: 'ioplace: not enough iops: needs 100, 50 free of 450 allocatable',
     });
   });
 
@@ -610,7 +610,7 @@ describe('Placement.filter with a RejectionMemory, and roomForRejected', () => {
     const { placement, inventory, advance, now } = busyCluster({ rejections: false });
     expect(placement.filter(NEEDS_200, ['busy'])).toEqual({
       passed: [],
-      failed: { busy: 'ioplace: not enough iops: needs 200, 100 free of 1k' },
+      failed: { busy: 'ioplace: not enough iops: needs 200, 100 free of 1k allocatable' },
       unresolvable: {},
       rejections: { insufficient: 1 },
     });
