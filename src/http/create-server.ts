@@ -14,10 +14,11 @@ const MAX_PARAM_LENGTH = 300;
  */
 export function createServer(config: Config, logger: FastifyBaseLogger, tls?: TlsMaterial) {
   const s = config.server;
+  const logController = new QuietRequestLogController();
   const server = Fastify({
     loggerInstance: logger,
     bodyLimit: s.bodyLimitBytes,
-    logController: new QuietRequestLogController(),
+    logController,
     // Slow or stalled clients must not hold sockets forever: the scheduler's own calls are short.
     requestTimeout: s.requestTimeoutSeconds * 1000,
     keepAliveTimeout: s.keepAliveTimeoutSeconds * 1000,
@@ -54,5 +55,6 @@ export function createServer(config: Config, logger: FastifyBaseLogger, tls?: Tl
   // Every body we take is JSON (or YAML where a route says so); anything else gets 415.
   server.removeContentTypeParser('text/plain');
   installErrorHandling(server, s.bodyLimitBytes);
+  server.addHook('onSend', logController.onSend);
   return server;
 }

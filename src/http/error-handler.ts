@@ -65,7 +65,7 @@ export function installErrorHandling(app: FastifyInstance, bodyLimit: number): v
     const status = error.statusCode ?? 500;
     // Our own coded errors always speak to the caller, even the 5xx ones (inventory full).
     if ((status >= 400 && status < 500) || error.code?.startsWith(OWN_CODE_PREFIX)) {
-      request.log.info({ code: error.code, status }, error.message);
+      // Logged once the answer is sent, with method and URL (QuietRequestLogController).
       return reply.code(status).send({ error: clientMessage(error, bodyLimit) } satisfies ErrorBody);
     }
     request.log.error({ err: error }, 'request failed');

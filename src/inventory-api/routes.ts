@@ -35,7 +35,6 @@ export const inventoryRoutes: FastifyPluginAsyncTypebox<InventoryRoutesOptions> 
     const decision = await authorizeAgent(authenticator, request.headers.authorization, request.params.node);
     if (decision.allowed) return;
     if (decision.status === 401) reply.header('www-authenticate', 'Bearer');
-    request.log.info({ node: request.params.node, status: decision.status }, decision.message);
     return reply.code(decision.status).send({ error: decision.message });
   };
   const rateLimited = async (request: FastifyRequest<{ Params: { node: string } }>, reply: FastifyReply) => {
