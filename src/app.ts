@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Server as HttpsServer } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
@@ -59,6 +60,20 @@ export interface AppDeps {
   /** Backoff waits of the cluster watches (tests shorten them). */
   readonly delay?: Delay;
   readonly readinessChecks?: readonly ReadinessCheck[];
+  /** For ioplace_build_info; package.json's by default. */
+  readonly version?: string;
+}
+
+/** The version in package.json, one directory up from src/ and dist/ alike. */
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version?: unknown;
+    };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
 }
 
 export interface App {
@@ -223,6 +238,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     reservations,
     now: clock,
     perNodeSeries: () => live.current.metrics.perNodeSeries,
+    version: deps.version ?? packageVersion(),
     cluster:
       cluster === undefined
         ? undefined

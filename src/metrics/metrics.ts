@@ -30,6 +30,8 @@ export interface MetricSources {
   readonly now: () => number;
   /** Per node and dimension series; off for very large clusters. */
   readonly perNodeSeries: () => boolean;
+  /** ioplace's version (package.json), for ioplace_build_info. */
+  readonly version: string;
   /** undefined when standalone. */
   readonly cluster: { synced(): boolean; connected(resource: 'pods' | 'nodes'): boolean } | undefined;
 }
@@ -133,6 +135,12 @@ export function createMetrics(registry: Registry, sources: MetricSources): Metri
 
 function registerStateGauges(registers: Registry[], s: MetricSources): void {
   new Gauge({
+    name: 'ioplace_build_info',
+    help: "1, labelled with ioplace's version and the Node.js version it runs on.",
+    labelNames: ['version', 'nodejs'],
+    registers,
+  }).set({ version: s.version, nodejs: process.version }, 1);
+  new Gauge({
     name: 'ioplace_inventory_nodes',
     help: 'Nodes in the inventory, by freshness of their last report.',
     labelNames: ['freshness'],
@@ -184,12 +192,13 @@ function registerStateGauges(registers: Registry[], s: MetricSources): void {
   });
   new Gauge({
     name: 'ioplace_pods_tracked',
-    help: 'Pods with demand in the pod store, and how many of them no report shows in use yet.',
+    help: 'Pods with demand in the pod store: unmeasured (bound since their node last reported, so no report shows them in use yet) or measured (the others). The states are disjoint: sum them for all.',
     labelNames: ['state'],
     registers,
     collect() {
-      this.set({ state: 'all' }, s.podStore.size);
-      this.set({ state: 'unmeasured' }, s.podStore.unmeasuredCount);
+      const unmeasured = s.podStore.unmeasuredCount;
+      this.set({ state: 'measured' }, s.podStore.size - unmeasured);
+      this.set({ state: 'unmeasured' }, unmeasured);
     },
   });
   if (s.cluster !== undefined) {

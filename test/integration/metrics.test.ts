@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Counter, register as globalRegistry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type CapturedArgs, capture } from '../support/captures.js';
@@ -308,6 +309,17 @@ describe('GET /metrics after real traffic', () => {
     expect(sampleValue(m, 'nodejs_heap_size_total_bytes')).toBeGreaterThan(0);
   });
 
+  it('says which ioplace and which Node.js it is in ioplace_build_info', async () => {
+    const server = await start();
+    const m = await scrape(server.url);
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    expect(seriesOf(m, 'ioplace_build_info')).toEqual([
+      { name: 'ioplace_build_info', labels: { version: pkg.version, nodejs: process.version }, value: 1 },
+    ]);
+  });
+
   it('keeps each app in its own registry: two apps in one process count apart, nothing global leaks', async () => {
     const canary = new Counter({ name: 'ioplace_test_global_canary_total', help: 'global registry canary' });
     try {
@@ -359,7 +371,11 @@ describe('GET /metrics in cluster mode', () => {
     let m = await scrape(h.server.url);
     expect(sampleValue(m, 'ioplace_cluster_synced')).toBe(1);
     expect(sampleValue(m, 'ioplace_reservations')).toBe(0);
-    expect(sampleValue(m, 'ioplace_pods_tracked', { state: 'all' })).toBe(2);
+    // measured and unmeasured are disjoint: they add up to every pod tracked.
+    const tracked = (state: string) => sampleValue(m, 'ioplace_pods_tracked', { state }) ?? Number.NaN;
+    expect(tracked('measured') + tracked('unmeasured')).toBe(2);
+    expect(h.server.app.podStore.unmeasuredCount).toBe(tracked('unmeasured'));
+    expect(sampleValue(m, 'ioplace_pods_tracked', { state: 'all' })).toBeUndefined();
 
     // The pod watch goes away and cannot come back: a bind now is the only record of the pod.
     h.api.failNext('GET', /^\/api\/v1\/pods$/, 503, 1_000_000);
@@ -418,6 +434,7 @@ describe('GET /metrics in cluster mode', () => {
     expect(sampleValue(m, 'ioplace_preemption_nodes_total', { result: 'kept' })).toBe(1);
     expect(sampleValue(m, 'ioplace_preemption_nodes_total', { result: 'dropped' })).toBe(1);
     expect(sampleValue(m, 'ioplace_cluster_synced')).toBe(1);
-    expect(sampleValue(m, 'ioplace_pods_tracked', { state: 'all' })).toBe(3);
+    const tracked = (state: string) => sampleValue(m, 'ioplace_pods_tracked', { state }) ?? Number.NaN;
+    expect(tracked('measured') + tracked('unmeasured')).toBe(3);
   });
 });
