@@ -243,8 +243,7 @@ function createPods(api: FakeApiServer, namespace: string, count: number): Pendi
 
 /** Pods created like createPods, once ioplace's watch shows them all (the saturation runs measure binds alone). */
 async function createSettled(env: RunEnv, namespace: string, count: number): Promise<PendingPod[]> {
-  const tracked = async () =>
-    sampleValue(await env.server.metrics(), 'ioplace_pods_tracked', { state: 'all' }) ?? 0;
+  const tracked = async () => sampleValue(await env.server.metrics(), 'ioplace_pods_tracked') ?? 0;
   const before = await tracked();
   const pods = createPods(env.api, namespace, count);
   await waitUntil(async () => (await tracked()) >= before + count, 30_000);

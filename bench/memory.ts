@@ -98,7 +98,7 @@ export async function measureMemory(options: MemoryOptions): Promise<MemoryResul
     return {
       pods,
       nodes,
-      podsTracked: sampleValue(samples, 'ioplace_pods_tracked', { state: 'all' }),
+      podsTracked: sampleValue(samples, 'ioplace_pods_tracked'), // measured + unmeasured
       inventoryNodes: sampleValue(samples, 'ioplace_inventory_nodes'),
       rssBytes: memory.rss,
       peakRssBytes: memory.peakRss,
