@@ -71,6 +71,7 @@ Options (each has an environment twin, used when the flag is absent):
   --devices LIST             only these block devices                       IOPLACE_DEVICES
   --exclude-devices LIST     never these block devices                      IOPLACE_EXCLUDE_DEVICES
   --no-node-capacity         do not read the node's annotation or label through the API
+                                                                            IOPLACE_NO_NODE_CAPACITY=1
   --timeout SECONDS          timeout of each report request (default 5)     IOPLACE_TIMEOUT
   --enforce MODE             off, iops (cgroup io.max) or all (iops, and tc on the pods'
                              veths); default off                            IOPLACE_ENFORCE
@@ -133,6 +134,15 @@ function oneOf<T extends string>(
   throw new AgentUsageError(`${name}: must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
 }
 
+/** An on/off environment twin of a boolean flag: 1/true or 0/false (empty: the fallback). */
+function flag(name: string, raw: string | undefined, fallback: boolean): boolean {
+  if (raw === undefined || raw === '') return fallback;
+  const v = raw.trim().toLowerCase();
+  if (v === '1' || v === 'true') return true;
+  if (v === '0' || v === 'false') return false;
+  throw new AgentUsageError(`${name}: must be 1 or 0 (true or false), got ${JSON.stringify(raw)}`);
+}
+
 function port(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
@@ -193,7 +203,9 @@ export function parseAgentOptions(argv: readonly string[], env: NodeJS.ProcessEn
     print,
     logLevel: values['log-level'] ?? (env.IOPLACE_LOG_LEVEL || 'info'),
     requestTimeoutMs: positive('--timeout', values.timeout ?? env.IOPLACE_TIMEOUT, 5) * 1000,
-    nodeCapacityFromApi: !(values['no-node-capacity'] ?? false),
+    nodeCapacityFromApi: !(
+      values['no-node-capacity'] ?? flag('IOPLACE_NO_NODE_CAPACITY', env.IOPLACE_NO_NODE_CAPACITY, false)
+    ),
     enforce: oneOf('--enforce', values.enforce ?? env.IOPLACE_ENFORCE, ENFORCE_MODES, 'off'),
     cgroupRoot:
       values['cgroup-root'] ?? (env.IOPLACE_CGROUP_ROOT || `${sysRoot.replace(/\/+$/, '')}/fs/cgroup`),

@@ -84,6 +84,22 @@ describe('parseAgentOptions', () => {
     });
   });
 
+  it('takes IOPLACE_NO_NODE_CAPACITY as the twin of --no-node-capacity', () => {
+    const capacityFromApi = (argv: string[], env: Record<string, string>) => {
+      const o = parseAgentOptions([...base, ...argv], env);
+      return o === 'help' ? undefined : o.nodeCapacityFromApi;
+    };
+    expect(capacityFromApi([], {})).toBe(true);
+    expect(capacityFromApi([], { IOPLACE_NO_NODE_CAPACITY: '1' })).toBe(false);
+    expect(capacityFromApi([], { IOPLACE_NO_NODE_CAPACITY: 'true' })).toBe(false);
+    expect(capacityFromApi([], { IOPLACE_NO_NODE_CAPACITY: '0' })).toBe(true);
+    expect(capacityFromApi([], { IOPLACE_NO_NODE_CAPACITY: '' })).toBe(true);
+    expect(capacityFromApi(['--no-node-capacity'], { IOPLACE_NO_NODE_CAPACITY: '0' })).toBe(false);
+    expect(() => parseAgentOptions(base, { IOPLACE_NO_NODE_CAPACITY: 'yes' })).toThrow(
+      'IOPLACE_NO_NODE_CAPACITY: must be 1 or 0 (true or false), got "yes"',
+    );
+  });
+
   it('enforces nothing by default, with cgroups under the sys root and metrics on 9102', () => {
     const o = parseAgentOptions([...base, '--sys-root', '/host/sys/'], {});
     expect(o).toMatchObject({
