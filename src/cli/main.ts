@@ -16,11 +16,27 @@ const USAGE = `Usage:
       dimension. --strategy, --weight and --reserve-fraction preview other tunables without
       changing the server's config.
 
---server defaults to http://localhost:8080 (IOPLACE_SERVER_URL). Dimensions: ingressBandwidth,
+--server defaults to IOPLACE_SERVER (as the agent reads it; the first URL of a comma-separated
+list), else http://localhost:8080; IOPLACE_SERVER_URL is still read, and deprecated. Dimensions: ingressBandwidth,
 egressBandwidth, iops. Bandwidth is shown in bits per second with decimal prefixes.
 `;
 
 class UsageError extends Error {}
+
+/**
+ * The server named by the environment: IOPLACE_SERVER, the agent's name for it (the first of a
+ * comma-separated list), else IOPLACE_SERVER_URL, the name the CLI used before, with a note.
+ */
+function serverFromEnvironment(env: NodeJS.ProcessEnv): string | undefined {
+  const first = env.IOPLACE_SERVER?.split(',')[0]?.trim();
+  if (first) return first;
+  const old = env.IOPLACE_SERVER_URL;
+  if (old) {
+    process.stderr.write('ioplace: IOPLACE_SERVER_URL is deprecated; set IOPLACE_SERVER instead\n');
+    return old;
+  }
+  return undefined;
+}
 
 interface NodeView {
   node: string;
@@ -218,7 +234,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(USAGE);
     return 2;
   }
-  const server = values.server ?? process.env.IOPLACE_SERVER_URL ?? 'http://localhost:8080';
+  const server = values.server ?? serverFromEnvironment(process.env) ?? 'http://localhost:8080';
   if (command === 'nodes') {
     const list = await request<{ nodes: NodeView[] }>(server, 'GET', 'v1/nodes');
     process.stdout.write(`${values.json ? JSON.stringify(list, null, 2) : nodesTable(list.nodes)}\n`);

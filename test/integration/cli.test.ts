@@ -19,8 +19,9 @@ interface Result {
 }
 
 /** Runs `ioplace ARGS` as a process (src/cli/main.ts through tsx), with `stdin` piped in. */
-function ioplace(args: string[], stdin = ''): Promise<Result> {
-  const { IOPLACE_SERVER_URL: _ignored, ...env } = process.env;
+function ioplace(args: string[], stdin = '', extraEnv: Record<string, string> = {}): Promise<Result> {
+  const { IOPLACE_SERVER_URL: _ignored, IOPLACE_SERVER: _ignoredToo, ...inherited } = process.env;
+  const env = { ...inherited, ...extraEnv };
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
     cwd: ROOT,
     env,
@@ -116,6 +117,22 @@ describe('ioplace nodes', () => {
       "node-d: capacity unknown for egressBandwidth: pods asking for it are not placed there (set the agent's --network-capacity)",
       "node-s: capacity unknown for iops: pods asking for it are not placed there (set the agent's --iops-capacity or the node's ioplace.io/iops-capacity annotation)",
     ]);
+  });
+
+  it('reads the server from IOPLACE_SERVER, as the agent does, and IOPLACE_SERVER_URL with a note', async () => {
+    const list = `${server.url},http://127.0.0.1:1`;
+    const r = await ioplace(['nodes', '--json'], '', { IOPLACE_SERVER: list });
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    expect((JSON.parse(r.stdout) as { count: number }).count).toBe(3);
+    const old = await ioplace(['nodes', '--json'], '', { IOPLACE_SERVER_URL: server.url });
+    expect(old.code).toBe(0);
+    expect(old.stderr).toBe('ioplace: IOPLACE_SERVER_URL is deprecated; set IOPLACE_SERVER instead\n');
+    // The new name wins, without a note.
+    const both = await ioplace(['nodes', '--json'], '', {
+      IOPLACE_SERVER: server.url,
+      IOPLACE_SERVER_URL: 'http://127.0.0.1:1',
+    });
+    expect([both.code, both.stderr]).toEqual([0, '']);
   });
 
   it('prints the inventory as JSON with --json', async () => {
