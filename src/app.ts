@@ -33,7 +33,7 @@ import { installRequestMetrics } from './http/request-metrics.js';
 import { followTlsFiles, readTlsMaterial } from './http/tls.js';
 import { ReportRateLimit } from './inventory-api/report-rate-limit.js';
 import { inventoryRoutes } from './inventory-api/routes.js';
-import { createMetrics, type Metrics } from './metrics/metrics.js';
+import { createMetrics, type Metrics, registerStateGauges } from './metrics/metrics.js';
 
 /** The URL prefix kube-scheduler's extender config points at (`urlPrefix`). */
 export const SCHEDULER_PREFIX = '/scheduler';
@@ -135,6 +135,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const podStore = new PodStore({ commitments, reservations, clock });
   const clusterNodes = new ClusterNodes();
   const registry = deps.registry ?? new Registry();
+  const metrics = createMetrics(registry, deps.version ?? packageVersion());
   const logLevels = new LogLevels(logger);
   // Assigned below, once the metrics exist; reloads before then cannot happen.
   let onReload: (outcome: ReloadResult, trigger: string) => void = () => {};
@@ -231,14 +232,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         });
   const binder = k8s === undefined ? undefined : new k8s.PodBinder(k8s.apiClient);
 
-  const metrics = createMetrics(registry, {
+  registerStateGauges(registry, {
     inventory,
     assess: (node, now) => placement.assess(node, now),
     podStore,
     reservations,
     now: clock,
     perNodeSeries: () => live.current.metrics.perNodeSeries,
-    version: deps.version ?? packageVersion(),
     cluster:
       cluster === undefined
         ? undefined

@@ -30,8 +30,6 @@ export interface MetricSources {
   readonly now: () => number;
   /** Per node and dimension series; off for very large clusters. */
   readonly perNodeSeries: () => boolean;
-  /** ioplace's version (package.json), for ioplace_build_info. */
-  readonly version: string;
   /** undefined when standalone. */
   readonly cluster: { synced(): boolean; connected(resource: 'pods' | 'nodes'): boolean } | undefined;
 }
@@ -62,11 +60,13 @@ const DURATION_BUCKETS = [
 const BITS_PER_BYTE = 8;
 
 /**
- * Every ioplace metric, registered in `registry` (never the global one). Names follow Prometheus
- * conventions: prefix ioplace_, base units (bandwidth in bytes per second), _total on counters,
- * _seconds on durations. Point-in-time values are computed in collect() at scrape time.
+ * ioplace's counters and histograms (and the process's default metrics and ioplace_build_info),
+ * registered in `registry` (never the global one); `version` is ioplace's (package.json). They
+ * need nothing else, so they exist before the parts that count into them; the gauges that read
+ * those parts follow with registerStateGauges. Names follow Prometheus conventions: prefix
+ * ioplace_, base units (bandwidth in bytes per second), _total on counters, _seconds on durations.
  */
-export function createMetrics(registry: Registry, sources: MetricSources): Metrics {
+export function createMetrics(registry: Registry, version: string): Metrics {
   const registers = [registry];
   collectDefaultMetrics({ register: registry });
 
@@ -128,18 +128,21 @@ export function createMetrics(registry: Registry, sources: MetricSources): Metri
   };
   for (const result of ['success', 'failure']) metrics.configReloads.inc({ result }, 0);
   for (const result of ['accepted', 'rejected']) metrics.reports.inc({ result }, 0);
-
-  registerStateGauges(registers, sources);
-  return metrics;
-}
-
-function registerStateGauges(registers: Registry[], s: MetricSources): void {
   new Gauge({
     name: 'ioplace_build_info',
     help: "1, labelled with ioplace's version and the Node.js version it runs on.",
     labelNames: ['version', 'nodejs'],
     registers,
-  }).set({ version: s.version, nodejs: process.version }, 1);
+  }).set({ version, nodejs: process.version }, 1);
+  return metrics;
+}
+
+/**
+ * The point-in-time gauges, registered after createMetrics' (the registry renders in registration
+ * order): their values are computed from `sources` in collect() at scrape time.
+ */
+export function registerStateGauges(registry: Registry, s: MetricSources): void {
+  const registers = [registry];
   new Gauge({
     name: 'ioplace_inventory_nodes',
     help: 'Nodes in the inventory, by freshness of their last report.',
