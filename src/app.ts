@@ -34,6 +34,7 @@ import { followTlsFiles, readTlsMaterial } from './http/tls.js';
 import { ReportRateLimit } from './inventory-api/report-rate-limit.js';
 import { inventoryRoutes } from './inventory-api/routes.js';
 import { createMetrics, type Metrics, registerStateGauges } from './metrics/metrics.js';
+import { ConfigReloader, configReloadPlugin } from './server/config-reload-plugin.js';
 
 /** The URL prefix kube-scheduler's extender config points at (`urlPrefix`). */
 export const SCHEDULER_PREFIX = '/scheduler';
@@ -137,14 +138,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const registry = deps.registry ?? new Registry();
   const metrics = createMetrics(registry, deps.version ?? packageVersion());
   const logLevels = new LogLevels(logger);
-  // Assigned below, once the metrics exist; reloads before then cannot happen.
-  let onReload: (outcome: ReloadResult, trigger: string) => void = () => {};
-  const live = new LiveConfig({
-    initial: config,
-    path: deps.configPath,
-    transform: deps.transformConfig,
-    onReload: (outcome, trigger) => onReload(outcome, trigger),
-  });
+  const live = new LiveConfig({ initial: config, path: deps.configPath, transform: deps.transformConfig });
   const nudger =
     k8s !== undefined && config.retrySignal.enabled
       ? new k8s.NodeNudger({
@@ -244,21 +238,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         ? undefined
         : { synced: () => cluster.synced, connected: (resource) => cluster[resource].connected },
   });
-  onReload = (outcome, trigger) => {
-    if (outcome.result === 'unchanged') return;
-    metrics.configReloads.inc({ result: outcome.result });
-    if (outcome.result === 'failure') {
-      logger.error({ trigger, error: outcome.error }, 'new configuration refused; keeping the current one');
-      return;
-    }
-    logLevels.level = live.current.server.logLevel;
-    logger.info({ trigger, changed: outcome.changed }, 'configuration reloaded');
-    // Every node's allocatable figure moves with the reserve: advertise them all again.
-    if (outcome.changed.includes('scoring.reserveFraction')) advertiser?.touchAll();
-    if (outcome.needRestart.length > 0) {
-      logger.warn({ fields: outcome.needRestart }, 'these changes take effect only after a restart');
-    }
-  };
+  const reloader = new ConfigReloader({
+    live,
+    logLevels,
+    logger,
+    reloads: metrics.configReloads,
+    onChanged: (changed) => {
+      // Every node's allocatable figure moves with the reserve: advertise them all again.
+      if (changed.includes('scoring.reserveFraction')) advertiser?.touchAll();
+    },
+  });
 
   const tlsMaterial = config.tls.certFile === '' ? undefined : readTlsMaterial(config.tls);
   const server = createServer(config, logger, tlsMaterial);
@@ -275,10 +264,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     });
     server.addHook('onClose', async () => stopFollowing());
   }
-  if (deps.configPath !== undefined) {
-    server.addHook('onReady', async () => live.watch());
-    server.addHook('onClose', async () => live.close());
-  }
+  await server.register(configReloadPlugin, { reloader });
   const authenticator = await agentAuthenticator(config, k8s?.apiClient, clock);
   if (authenticator === undefined) {
     logger.warn(
@@ -397,6 +383,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     registry,
     metrics,
     config: live,
-    reloadConfig: (trigger) => live.reload(trigger),
+    reloadConfig: (trigger) => reloader.reload(trigger),
   };
 }

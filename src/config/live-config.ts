@@ -45,7 +45,6 @@ export class LiveConfig {
   #debounce: NodeJS.Timeout | undefined;
   readonly #path: string | undefined;
   readonly #transform: (config: Config) => Config;
-  readonly #onReload: (outcome: ReloadResult, trigger: string) => void;
 
   constructor(options: {
     initial: Config;
@@ -53,13 +52,11 @@ export class LiveConfig {
     path?: string;
     /** Applied to every loaded file (the environment overrides). */
     transform?: (config: Config) => Config;
-    onReload?: (outcome: ReloadResult, trigger: string) => void;
   }) {
     this.#config = options.initial;
     this.#settings = placementSettings(options.initial);
     this.#path = options.path;
     this.#transform = options.transform ?? ((c) => c);
-    this.#onReload = options.onReload ?? (() => {});
     this.#text = this.#readText();
   }
 
@@ -71,45 +68,8 @@ export class LiveConfig {
     return this.#settings;
   }
 
-  /** Reads the file again and applies what may change live. Never throws. */
-  reload(trigger: string): ReloadResult {
-    const outcome = this.#reload();
-    this.#onReload(outcome, trigger);
-    return outcome;
-  }
-
-  /** Follows the file: a watch on its directory, debounced, since a ConfigMap update is a burst of renames. */
-  watch(debounceMs = 200): void {
-    if (this.#path === undefined || this.#watcher !== undefined) return;
-    try {
-      this.#watcher = watchPath(dirname(this.#path), () => {
-        clearTimeout(this.#debounce);
-        this.#debounce = setTimeout(() => this.reload('file changed'), debounceMs);
-        this.#debounce.unref();
-      });
-      this.#watcher.unref();
-      this.#watcher.on('error', () => this.close());
-    } catch {
-      // The directory cannot be watched (gone, or no inotify): SIGHUP still reloads.
-    }
-  }
-
-  close(): void {
-    clearTimeout(this.#debounce);
-    this.#watcher?.close();
-    this.#watcher = undefined;
-  }
-
-  #readText(): string | undefined {
-    if (this.#path === undefined) return undefined;
-    try {
-      return readFileSync(this.#path, 'utf8');
-    } catch {
-      return undefined;
-    }
-  }
-
-  #reload(): ReloadResult {
+  /** Reads the file again and takes what may change live; what it did is for the caller to act on. Never throws. */
+  reload(): ReloadResult {
     if (this.#path === undefined) return { result: 'unchanged' };
     const text = this.#readText();
     if (text !== undefined && text === this.#text) return { result: 'unchanged' };
@@ -142,5 +102,39 @@ export class LiveConfig {
     return changed.length === 0 && needRestart.length === 0
       ? { result: 'unchanged' }
       : { result: 'success', changed, needRestart };
+  }
+
+  /**
+   * Follows the file: a watch on its directory, debounced, since a ConfigMap update is a burst of
+   * renames; each reload's outcome goes to `onReload`.
+   */
+  watch(onReload: (outcome: ReloadResult) => void, debounceMs = 200): void {
+    if (this.#path === undefined || this.#watcher !== undefined) return;
+    try {
+      this.#watcher = watchPath(dirname(this.#path), () => {
+        clearTimeout(this.#debounce);
+        this.#debounce = setTimeout(() => onReload(this.reload()), debounceMs);
+        this.#debounce.unref();
+      });
+      this.#watcher.unref();
+      this.#watcher.on('error', () => this.close());
+    } catch {
+      // The directory cannot be watched (gone, or no inotify): SIGHUP still reloads.
+    }
+  }
+
+  close(): void {
+    clearTimeout(this.#debounce);
+    this.#watcher?.close();
+    this.#watcher = undefined;
+  }
+
+  #readText(): string | undefined {
+    if (this.#path === undefined) return undefined;
+    try {
+      return readFileSync(this.#path, 'utf8');
+    } catch {
+      return undefined;
+    }
   }
 }
