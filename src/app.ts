@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import type { Server as HttpsServer } from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
@@ -30,11 +29,12 @@ import type { ReadinessCheck } from './http/health-routes.js';
 import { inventoryReadiness } from './http/inventory-readiness.js';
 import { opsRoutes } from './http/ops-routes.js';
 import { installRequestMetrics } from './http/request-metrics.js';
-import { followTlsFiles, readTlsMaterial } from './http/tls.js';
+import { readTlsMaterial } from './http/tls.js';
 import { ReportRateLimit } from './inventory-api/report-rate-limit.js';
 import { inventoryRoutes } from './inventory-api/routes.js';
 import { createMetrics, type Metrics, registerStateGauges } from './metrics/metrics.js';
 import { ConfigReloader, configReloadPlugin } from './server/config-reload-plugin.js';
+import { tlsPlugin } from './server/tls-plugin.js';
 
 /** The URL prefix kube-scheduler's extender config points at (`urlPrefix`). */
 export const SCHEDULER_PREFIX = '/scheduler';
@@ -253,17 +253,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const server = createServer(config, logger, tlsMaterial);
   logLevels.follow(server.log);
   installRequestMetrics(server, metrics);
-  if (tlsMaterial !== undefined) {
-    let stopFollowing = () => {};
-    server.addHook('onReady', async () => {
-      stopFollowing = followTlsFiles(config.tls, server.server as HttpsServer, (error) => {
-        if (error)
-          logger.error({ error: error.message }, 'new TLS certificate refused; keeping the current one');
-        else logger.info('TLS certificate reloaded');
-      });
-    });
-    server.addHook('onClose', async () => stopFollowing());
-  }
+  if (tlsMaterial !== undefined) await server.register(tlsPlugin, { tls: config.tls, logger });
   await server.register(configReloadPlugin, { reloader });
   const authenticator = await agentAuthenticator(config, k8s?.apiClient, clock);
   if (authenticator === undefined) {
