@@ -1,3 +1,4 @@
+import { freeOf } from './figure-rows.js';
 import { formatAmount } from './human-units.js';
 import type { NodeFit } from './node-assessment.js';
 import type { PlacementSettings } from './placement-settings.js';
@@ -33,6 +34,15 @@ function reject(reason: RejectReason, unresolvable: boolean, message: string): F
 export function invalidDemandVerdict(problem: string): FitVerdict {
   return reject('invalidDemand', true, `invalid demand: ${problem}`);
 }
+
+/**
+ * Fit has two forms, side by side here and held equal by a property test (properties.test.ts):
+ * fitVerdict, the reference, which answers any node with a reason and a message, and FitPlan,
+ * its row form for the scheduling path, which only tells a fresh node that fits from its row of
+ * figures. The row form is there for speed: filter checks every candidate, 5,000 to 15,000 of
+ * them a request, and a few reads of one row replace a load of figure objects and a lookup by
+ * name per dimension (BENCHMARKS.md, "After issue 8", "What changed").
+ */
 
 /**
  * Does a pod with `demand` fit on the node? It fits when, for every dimension it asks for,
@@ -83,6 +93,40 @@ export function fitVerdict(
     return reject('unmeasured', true, `node does not report ${unmeasured}`);
   }
   return FITS;
+}
+
+/**
+ * fitVerdict's row form: one pod's demand resolved once per scheduling request into the demanded
+ * dimensions (as indexes into DIMENSIONS) and their amounts, so that checking a candidate is a few
+ * reads of its row of figures (NodeBook.figures). It answers only the common case, a fit; a
+ * rejection needs its message, and is left to fitVerdict.
+ */
+export class FitPlan {
+  /** Index into DIMENSIONS of each demanded dimension. */
+  readonly #dims: number[] = [];
+  readonly #needs: number[] = [];
+
+  constructor(demand: Amounts) {
+    DIMENSIONS.forEach((d, i) => {
+      const need = demand[d];
+      if (need === undefined) return;
+      this.#dims.push(i);
+      this.#needs.push(need);
+    });
+  }
+
+  /**
+   * True when the row of a fresh node shows every demanded dimension measured and free enough:
+   * then fitVerdict passes the node too, whatever the settings. False means "ask fitVerdict".
+   */
+  fitsRow(figures: Float64Array, row: number): boolean {
+    const dims = this.#dims;
+    for (let k = 0; k < dims.length; k++) {
+      // A NaN (unmeasured) free fails the comparison too.
+      if (!((this.#needs[k] as number) <= freeOf(figures, row, dims[k] as number))) return false;
+    }
+    return true;
+  }
 }
 
 /**

@@ -1,29 +1,4 @@
-import { NodeBook } from './node-book.js';
-import type { Amounts } from './resources.js';
-
-/** What a node agent says of the limits it enforces on its node's pods. */
-export interface EnforcementReport {
-  /** off, iops or all; undefined when not said. */
-  readonly mode: string | undefined;
-  /** Pods whose limits are all in force. */
-  readonly pods: number;
-  /** Pods with a limit that failed. */
-  readonly errors: number;
-}
-
-/** What a node agent reports: capacity and current use, each dimension optional. */
-export interface NodeReport {
-  readonly capacity: Amounts;
-  readonly usage: Amounts;
-  /** Absent from agents that do not enforce (or predate enforcement). */
-  readonly enforcement?: EnforcementReport;
-}
-
-export interface NodeEntry extends NodeReport {
-  readonly node: string;
-  /** Clock time (ms) at which the report was received. */
-  readonly receivedAt: number;
-}
+import { NodeBook, type NodeEntry, type NodeReport } from './node-book.js';
 
 export class InventoryFullError extends Error {
   constructor(readonly maxNodes: number) {

@@ -1,4 +1,5 @@
-import { type CommitmentPart, NodeBook } from './node-book.js';
+import type { CommitmentPart } from './free-capacity.js';
+import { NodeBook } from './node-book.js';
 import { type Amounts, addAmounts, DIMENSIONS } from './resources.js';
 
 const NOTHING: Amounts = Object.freeze({});

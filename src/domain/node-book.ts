@@ -1,36 +1,51 @@
+import {
+  beginRow,
+  clearRow,
+  emptyFigures,
+  endRow,
+  isDerivedFor,
+  markStale,
+  ROW_STRIDE,
+  receivedAtOf,
+  rowNumber,
+  writeDimension,
+} from './figure-rows.js';
 import type { FitVerdict } from './fit.js';
-import type { NodeEntry } from './inventory.js';
-import { allocatableAmount, freeAmount, isFresh } from './node-assessment.js';
+import { deriveFigures, isFresh } from './free-capacity.js';
 import type { PlacementSettings } from './placement-settings.js';
-import { type Amounts, DIMENSIONS, isEmpty } from './resources.js';
+import { type Amounts, isEmpty } from './resources.js';
 
-/** The three parts of what is committed on a node; see Commitments and freeAmount. */
-export type CommitmentPart = 'pods' | 'unmeasured' | 'reserved';
+/** What a node agent says of the limits it enforces on its node's pods. */
+export interface EnforcementReport {
+  /** off, iops or all; undefined when not said. */
+  readonly mode: string | undefined;
+  /** Pods whose limits are all in force. */
+  readonly pods: number;
+  /** Pods with a limit that failed. */
+  readonly errors: number;
+}
 
-/**
- * The layout of a node's row in NodeBook.figures: plain doubles in one typed array, so that the
- * scheduling path reads a node's figures from one cache line instead of chasing a report object,
- * two figure objects and a boxed number per field. NaN marks a dimension the node does not report.
- */
-export const ROW = {
-  /** Numbers per row: 64 bytes. */
-  stride: 8,
-  /** Clock time (ms) of the report; NaN without one. */
-  receivedAt: 0,
-  /** The reserve fraction the row was derived with; NaN when a change made it stale. */
-  derivedFor: 1,
-  /** Free capacity (freeAmount) of DIMENSIONS[i] at free + i. */
-  free: 2,
-  /** allocatableAmount (capacity x (1 - reserveFraction), rounded down) of DIMENSIONS[i] at allocatable + i. */
-  allocatable: 5,
-} as const;
+/** What a node agent reports: capacity and current use, each dimension optional. */
+export interface NodeReport {
+  readonly capacity: Amounts;
+  readonly usage: Amounts;
+  /** Absent from agents that do not enforce (or predate enforcement). */
+  readonly enforcement?: EnforcementReport;
+}
+
+/** A report as the book keeps it (see Inventory.record). */
+export interface NodeEntry extends NodeReport {
+  readonly node: string;
+  /** Clock time (ms) at which the report was received. */
+  readonly receivedAt: number;
+}
 
 /**
  * Everything ioplace holds about one node, reached by one lookup: the latest report and the
  * running totals of what is committed there. The node's free and allocatable figures are derived
  * from them once after each change (a report, a pod bound or gone, a reservation) into the node's
- * row of NodeBook.figures, and then reused by every scheduling request until the next change,
- * instead of being recomputed for every candidate of every request.
+ * row of NodeBook.figures (see figure-rows.ts), and then reused by every scheduling request until
+ * the next change, instead of being recomputed for every candidate of every request.
  */
 export class NodeState {
   #report: NodeEntry | undefined = undefined;
@@ -59,7 +74,7 @@ export class NodeState {
 
   /** Call after changing a commitment total, so that the derived figures are recomputed. */
   changed(): void {
-    this.book.figures[this.row + ROW.derivedFor] = Number.NaN;
+    markStale(this.book.figures, this.row);
     this.#version++;
     this.#verdict = undefined;
   }
@@ -84,7 +99,7 @@ export class NodeState {
   /** Makes the row current for `reserveFraction` and returns book.figures, where it is. */
   derived(reserveFraction: number): Float64Array {
     const figures = this.book.figures;
-    if (figures[this.row + ROW.derivedFor] !== reserveFraction) this.#derive(figures, reserveFraction);
+    if (!isDerivedFor(figures, this.row, reserveFraction)) this.#derive(figures, reserveFraction);
     return figures;
   }
 
@@ -98,25 +113,13 @@ export class NodeState {
   #derive(figures: Float64Array, reserveFraction: number): void {
     const report = this.#report;
     const row = this.row;
-    figures[row + ROW.receivedAt] = report === undefined ? Number.NaN : report.receivedAt;
-    DIMENSIONS.forEach((d, i) => {
-      const capacity = report?.capacity[d];
-      if (report === undefined || capacity === undefined) {
-        figures[row + ROW.allocatable + i] = Number.NaN;
-        figures[row + ROW.free + i] = Number.NaN;
-        return;
-      }
-      const usable = allocatableAmount(capacity, reserveFraction);
-      figures[row + ROW.allocatable + i] = usable;
-      figures[row + ROW.free + i] = freeAmount(
-        usable,
-        report.usage[d] ?? 0,
-        this.pods[d] ?? 0,
-        this.unmeasured[d] ?? 0,
-        this.reserved[d] ?? 0,
+    beginRow(figures, row, report === undefined ? Number.NaN : report.receivedAt);
+    if (report !== undefined) {
+      deriveFigures(report, this, reserveFraction, (_, i, allocatable, free) =>
+        writeDimension(figures, row, i, allocatable, free),
       );
-    });
-    figures[row + ROW.derivedFor] = reserveFraction;
+    }
+    endRow(figures, row, reserveFraction);
   }
 }
 
@@ -130,21 +133,21 @@ const INITIAL_ROWS = 64;
 export class NodeBook {
   /** Where each node's row starts in #figures; a number, so that a lookup reads no object. */
   readonly #rows = new Map<string, number>();
-  /** The state of each row (row / ROW.stride), read only when a row must be derived again. */
+  /** The state of each row (by rowNumber), read only when a row must be derived again. */
   readonly #states: (NodeState | undefined)[] = [];
-  #figures = new Float64Array(INITIAL_ROWS * ROW.stride).fill(Number.NaN);
+  #figures = emptyFigures(INITIAL_ROWS);
   /** Rows of pruned nodes, reused before the array grows. */
   readonly #spareRows: number[] = [];
   #rowsUsed = 0;
 
-  /** Every node's derived figures (see ROW); replaced when it grows, so read it after changes. */
+  /** Every node's derived figures (see figure-rows.ts); replaced when it grows, so read it after changes. */
   get figures(): Float64Array {
     return this.#figures;
   }
 
   get(node: string): NodeState | undefined {
     const row = this.#rows.get(node);
-    return row === undefined ? undefined : this.#states[row / ROW.stride];
+    return row === undefined ? undefined : this.#states[rowNumber(row)];
   }
 
   /** Where the node's row starts in `figures`, or -1: the scheduling path's one lookup a node. */
@@ -154,7 +157,7 @@ export class NodeBook {
 
   /** The state that owns the row starting at `row`. */
   stateAt(row: number): NodeState | undefined {
-    return this.#states[row / ROW.stride];
+    return this.#states[rowNumber(row)];
   }
 
   /**
@@ -168,10 +171,10 @@ export class NodeBook {
     settings: Pick<PlacementSettings, 'staleAfterMs' | 'reserveFraction'>,
   ): Float64Array | undefined {
     let figures: Float64Array = this.#figures;
-    if (figures[row + ROW.derivedFor] !== settings.reserveFraction) {
-      figures = (this.#states[row / ROW.stride] as NodeState).derived(settings.reserveFraction);
+    if (!isDerivedFor(figures, row, settings.reserveFraction)) {
+      figures = (this.#states[rowNumber(row)] as NodeState).derived(settings.reserveFraction);
     }
-    return isFresh(figures[row + ROW.receivedAt] as number, now, settings.staleAfterMs) ? figures : undefined;
+    return isFresh(receivedAtOf(figures, row), now, settings.staleAfterMs) ? figures : undefined;
   }
 
   /** The node's state, created empty if there is none yet. */
@@ -182,7 +185,7 @@ export class NodeBook {
       const row = this.#takeRow();
       state = new NodeState(key, this, row);
       this.#rows.set(key, row);
-      this.#states[row / ROW.stride] = state;
+      this.#states[rowNumber(row)] = state;
     }
     return state;
   }
@@ -191,8 +194,8 @@ export class NodeBook {
   prune(state: NodeState): void {
     if (!state.vacant || this.get(state.node) !== state) return;
     this.#rows.delete(state.node);
-    this.#states[state.row / ROW.stride] = undefined;
-    this.#figures.fill(Number.NaN, state.row, state.row + ROW.stride);
+    this.#states[rowNumber(state.row)] = undefined;
+    clearRow(this.#figures, state.row);
     this.#spareRows.push(state.row);
   }
 
@@ -202,15 +205,15 @@ export class NodeBook {
 
   /** Every node's state, in the order they were first heard of. */
   *states(): IterableIterator<NodeState> {
-    for (const row of this.#rows.values()) yield this.#states[row / ROW.stride] as NodeState;
+    for (const row of this.#rows.values()) yield this.#states[rowNumber(row)] as NodeState;
   }
 
   #takeRow(): number {
     const spare = this.#spareRows.pop();
     if (spare !== undefined) return spare;
-    const row = this.#rowsUsed * ROW.stride;
-    if (row + ROW.stride > this.#figures.length) {
-      const grown = new Float64Array(this.#figures.length * 2).fill(Number.NaN);
+    const row = this.#rowsUsed * ROW_STRIDE;
+    if (row + ROW_STRIDE > this.#figures.length) {
+      const grown = emptyFigures(2 * rowNumber(this.#figures.length));
       grown.set(this.#figures);
       this.#figures = grown;
     }

@@ -1,5 +1,7 @@
-import { isFresh, type NodeFit } from './node-assessment.js';
-import { type NodeState, ROW } from './node-book.js';
+import { allocatableOf, freeOf, receivedAtOf } from './figure-rows.js';
+import { isFresh } from './free-capacity.js';
+import type { NodeFit } from './node-assessment.js';
+import type { NodeState } from './node-book.js';
 import type { PlacementSettings } from './placement-settings.js';
 import { type Amounts, DIMENSIONS } from './resources.js';
 
@@ -27,7 +29,7 @@ function figureObjects(mask: number): FigureObjects {
  * The figures fit and score need, read from a node's row of derived figures (NodeBook.figures)
  * without allocating anything per node: the row is computed once per change of the node, and
  * copied here into reusable objects. The scheduling hot path loads one instance with node after
- * node; views that keep their figures use assessNode instead. Both follow freeAmount.
+ * node; views that keep their figures use assessNode instead. Both derive them with deriveFigures.
  */
 export class NodeFigures implements NodeFit {
   known = false;
@@ -56,11 +58,11 @@ export class NodeFigures implements NodeFit {
     const figures = state.derived(settings.reserveFraction);
     const row = state.row;
     this.known = true;
-    this.fresh = isFresh(figures[row + ROW.receivedAt] as number, now, settings.staleAfterMs);
+    this.fresh = isFresh(receivedAtOf(figures, row), now, settings.staleAfterMs);
     this.capacity = report.capacity;
-    const free0 = figures[row + ROW.free] as number;
-    const free1 = figures[row + ROW.free + 1] as number;
-    const free2 = figures[row + ROW.free + 2] as number;
+    const free0 = freeOf(figures, row, 0);
+    const free1 = freeOf(figures, row, 1);
+    const free2 = freeOf(figures, row, 2);
     // NaN marks a dimension the node does not report.
     const mask =
       (Number.isNaN(free0) ? 0 : 1) | (Number.isNaN(free1) ? 0 : 2) | (Number.isNaN(free2) ? 0 : 4);
@@ -68,15 +70,15 @@ export class NodeFigures implements NodeFit {
     const [d0, d1, d2] = DIMENSIONS;
     if (mask & 1) {
       pair.free[d0] = free0;
-      pair.allocatable[d0] = figures[row + ROW.allocatable] as number;
+      pair.allocatable[d0] = allocatableOf(figures, row, 0);
     }
     if (mask & 2) {
       pair.free[d1] = free1;
-      pair.allocatable[d1] = figures[row + ROW.allocatable + 1] as number;
+      pair.allocatable[d1] = allocatableOf(figures, row, 1);
     }
     if (mask & 4) {
       pair.free[d2] = free2;
-      pair.allocatable[d2] = figures[row + ROW.allocatable + 2] as number;
+      pair.allocatable[d2] = allocatableOf(figures, row, 2);
     }
     this.free = pair.free;
     this.allocatable = pair.allocatable;

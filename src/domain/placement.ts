@@ -1,8 +1,8 @@
 import type { Clock } from './clock.js';
 import type { Commitments } from './commitments.js';
 import type { DemandResult } from './demand.js';
-import { DemandPlan } from './demand-plan.js';
 import {
+  FitPlan,
   type FitVerdict,
   fitVerdict,
   invalidDemandVerdict,
@@ -18,7 +18,7 @@ import { evictionMakesRoom } from './preemption.js';
 import type { RejectionMemory } from './rejection-memory.js';
 import type { Reservations } from './reservations.js';
 import { type Amounts, DIMENSIONS } from './resources.js';
-import { type ScoreBreakdown, scoreNode, scoreValue } from './scoring.js';
+import { type ScoreBreakdown, ScorePlan, scoreNode, scoreValue } from './scoring.js';
 import { type EvictablePod, selectVictims, type VictimSelection } from './victim-selection.js';
 
 export interface FilterOutcome {
@@ -105,7 +105,7 @@ export class Placement {
     const book = this.#book;
     // Most candidates fit: the plan passes them from their figure rows. The others go through
     // fitVerdict on one reusable view (nothing allocated per node), for their messages.
-    const plan = demand.ok ? new DemandPlan(demand.demand, settings) : undefined;
+    const plan = demand.ok ? new FitPlan(demand.demand) : undefined;
     const figures = new NodeFigures();
     const format = memoizedFormat();
     const question = demand.ok ? verdictQuestion(demand.demand, settings) : undefined;
@@ -149,8 +149,8 @@ export class Placement {
     const now = this.#clock();
     const book = this.#book;
     if (!demand.none) {
-      // A pod with demand is scored from the figure rows (see DemandPlan); no fresh report, 0.
-      const plan = new DemandPlan(demand.demand, settings);
+      // A pod with demand is scored from the figure rows (see ScorePlan); no fresh report, 0.
+      const plan = new ScorePlan(demand.demand, settings);
       return candidates.map((name) => {
         const row = book.rowOf(name);
         const rows = row < 0 ? undefined : book.freshFigures(row, now, settings);

@@ -1,4 +1,5 @@
-import { freeAmount, type NodeAssessment } from './node-assessment.js';
+import { freeAmount } from './free-capacity.js';
+import type { NodeAssessment } from './node-assessment.js';
 import type { PlacementSettings } from './placement-settings.js';
 import { type Amounts, DIMENSIONS } from './resources.js';
 

@@ -1,5 +1,5 @@
-import type { NodeEntry } from '../domain/inventory.js';
 import type { NodeAssessment } from '../domain/node-assessment.js';
+import type { NodeEntry } from '../domain/node-book.js';
 import { DIMENSIONS } from '../domain/resources.js';
 import type { NodeView } from './schemas.js';
 

@@ -2,11 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { authorizeAgent, type TokenAuthenticator } from '../auth/agent-auth.js';
-import {
-  InventoryFullError as DomainInventoryFull,
-  type Inventory,
-  type NodeEntry,
-} from '../domain/inventory.js';
+import { InventoryFullError as DomainInventoryFull, type Inventory } from '../domain/inventory.js';
+import type { NodeEntry } from '../domain/node-book.js';
 import type { Placement } from '../domain/placement.js';
 import { InventoryFullError, NodeNotFoundError, NoSuchClusterNodeError } from '../http/errors.js';
 import { nodeView } from './node-view.js';

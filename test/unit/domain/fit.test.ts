@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { Committed } from '../../../src/domain/commitments.js';
-import { fitVerdict, invalidDemandVerdict, MESSAGE_PREFIX } from '../../../src/domain/fit.js';
-import type { NodeEntry } from '../../../src/domain/inventory.js';
+import { FitPlan, fitVerdict, invalidDemandVerdict, MESSAGE_PREFIX } from '../../../src/domain/fit.js';
+import type { Committed } from '../../../src/domain/free-capacity.js';
 import { assessNode, type NodeAssessment } from '../../../src/domain/node-assessment.js';
+import type { NodeEntry } from '../../../src/domain/node-book.js';
 import type { Amounts } from '../../../src/domain/resources.js';
+import { bookRow } from './book-row.js';
 
 const NOW = 1_000_000;
 const STALE_AFTER_MS = 30_000;
@@ -280,5 +281,19 @@ describe('invalidDemandVerdict', () => {
       unresolvable: true,
       message: 'ioplace: invalid demand: container "app" ioplace.io/iops "-5" is negative',
     });
+  });
+});
+
+describe('FitPlan.fitsRow (the row form of fitVerdict)', () => {
+  it.each<[string, Amounts, Amounts, boolean]>([
+    // A capacity of 1000 leaves 900 allocatable with the reserve of 0.1.
+    ['room in every demanded dimension', { iops: 800 }, { iops: 1000 }, true],
+    ['exactly the free capacity', { iops: 900 }, { iops: 1000 }, true],
+    ['short in one dimension', { iops: 901 }, { iops: 1000 }, false],
+    ['a demanded dimension the node does not report', { ingressBandwidth: 1 }, { iops: 1000 }, false],
+    ['no demand at all', {}, {}, true],
+  ])('%s', (_, demand, capacity, fits) => {
+    const { figures, row } = bookRow(capacity, {}, { reserveFraction: 0.1 });
+    expect(new FitPlan(demand).fitsRow(figures, row)).toBe(fits);
   });
 });

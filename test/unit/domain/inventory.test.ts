@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Inventory, InventoryFullError, type NodeReport } from '../../../src/domain/inventory.js';
+import { Inventory, InventoryFullError } from '../../../src/domain/inventory.js';
+import type { NodeReport } from '../../../src/domain/node-book.js';
 
 const REPORT: NodeReport = { capacity: { iops: 50_000, ingressBandwidth: 1e10 }, usage: { iops: 1000 } };
 

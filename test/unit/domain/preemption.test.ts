@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { Committed } from '../../../src/domain/commitments.js';
-import type { NodeEntry } from '../../../src/domain/inventory.js';
+import type { Committed } from '../../../src/domain/free-capacity.js';
 import { assessNode, type NodeAssessment } from '../../../src/domain/node-assessment.js';
+import type { NodeEntry } from '../../../src/domain/node-book.js';
 import { evictionMakesRoom } from '../../../src/domain/preemption.js';
 import type { Amounts } from '../../../src/domain/resources.js';
 

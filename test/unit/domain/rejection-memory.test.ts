@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Committed } from '../../../src/domain/commitments.js';
+import type { Committed } from '../../../src/domain/free-capacity.js';
 import { assessNode, type NodeAssessment } from '../../../src/domain/node-assessment.js';
 import { RejectionMemory } from '../../../src/domain/rejection-memory.js';
 import type { Amounts } from '../../../src/domain/resources.js';

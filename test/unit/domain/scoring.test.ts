@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { Committed } from '../../../src/domain/commitments.js';
-import type { NodeEntry } from '../../../src/domain/inventory.js';
+import type { Committed } from '../../../src/domain/free-capacity.js';
 import { assessNode, type NodeAssessment } from '../../../src/domain/node-assessment.js';
+import type { NodeEntry } from '../../../src/domain/node-book.js';
+import { NodeFigures } from '../../../src/domain/node-figures.js';
 import type { PlacementSettings } from '../../../src/domain/placement-settings.js';
 import type { Amounts } from '../../../src/domain/resources.js';
-import { MAX_SCORE, scoreNode } from '../../../src/domain/scoring.js';
+import { MAX_SCORE, ScorePlan, scoreNode, scoreValue } from '../../../src/domain/scoring.js';
+import { bookRow } from './book-row.js';
 
 const NOW = 1_000_000;
 const STALE_AFTER_MS = 30_000;
@@ -295,5 +297,43 @@ describe('scoreNode', () => {
     // The sweep must reach both ends, or it proves little.
     expect(seen.has(0)).toBe(true);
     expect(seen.has(MAX_SCORE)).toBe(true);
+  });
+});
+
+describe('ScorePlan.scoreRow (the row form of scoreValue)', () => {
+  const SETTINGS: PlacementSettings = {
+    staleAfterMs: 60_000,
+    reserveFraction: 0.1,
+    unknownNodes: 'reject',
+    strategy: 'spread',
+    weights: { ingressBandwidth: 1, egressBandwidth: 1, iops: 2 },
+    scoreAllPods: false,
+  };
+
+  it.each<[string, Amounts, Amounts, Amounts]>([
+    ['one dimension', { iops: 100 }, { iops: 1000 }, { iops: 300 }],
+    ['weighted dimensions', { iops: 100, ingressBandwidth: 5e6 }, { iops: 1000, ingressBandwidth: 1e9 }, {}],
+    ['a dimension the node does not report', { egressBandwidth: 1 }, { iops: 1000 }, {}],
+    ['more than is free', { iops: 5000 }, { iops: 1000 }, { iops: 999 }],
+  ])('scores %s as scoreValue does, in both strategies', (_, demand, capacity, usage) => {
+    const { figures, row, state } = bookRow(capacity, usage, SETTINGS);
+    for (const strategy of ['spread', 'pack'] as const) {
+      const settings = { ...SETTINGS, strategy };
+      const view = new NodeFigures().load(state, 0, settings);
+      expect(new ScorePlan(demand, settings).scoreRow(figures, row)).toBe(
+        scoreValue(demand, true, view, settings),
+      );
+    }
+  });
+
+  it('leaves out dimensions weighted 0', () => {
+    const { figures, row } = bookRow(
+      { iops: 1000, ingressBandwidth: 1000 },
+      { ingressBandwidth: 1000 },
+      SETTINGS,
+    );
+    const settings = { ...SETTINGS, weights: { ingressBandwidth: 0, egressBandwidth: 1, iops: 1 } };
+    // iops: (900 - 100) / 900 of the allocatable is left: 8.9 -> 9; ingress would pull it down.
+    expect(new ScorePlan({ iops: 100, ingressBandwidth: 100 }, settings).scoreRow(figures, row)).toBe(9);
   });
 });

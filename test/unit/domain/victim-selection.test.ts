@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Committed } from '../../../src/domain/commitments.js';
+import type { Committed } from '../../../src/domain/free-capacity.js';
 import { assessNode, type NodeAssessment } from '../../../src/domain/node-assessment.js';
 import { evictionMakesRoom } from '../../../src/domain/preemption.js';
 import { type Amounts, addAmounts } from '../../../src/domain/resources.js';
