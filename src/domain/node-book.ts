@@ -10,7 +10,6 @@ import {
   rowNumber,
   writeDimension,
 } from './figure-rows.js';
-import type { FitVerdict } from './fit.js';
 import { deriveFigures, isFresh } from './free-capacity.js';
 import type { PlacementSettings } from './placement-settings.js';
 import { type Amounts, isEmpty } from './resources.js';
@@ -52,9 +51,7 @@ export class NodeState {
   readonly pods: Amounts = {};
   readonly unmeasured: Amounts = {};
   readonly reserved: Amounts = {};
-  /** Bumped on every change; whatever is derived from the node's figures holds for one version. */
   #version = 0;
-  #verdict: { readonly version: number; readonly question: string; readonly verdict: FitVerdict } | undefined;
 
   constructor(
     readonly node: string,
@@ -72,28 +69,18 @@ export class NodeState {
     this.changed();
   }
 
+  /**
+   * Bumped on every change (a report, a commitment): whatever is derived from the node's state
+   * holds for one version. Placement's verdict memo keys on it.
+   */
+  get version(): number {
+    return this.#version;
+  }
+
   /** Call after changing a commitment total, so that the derived figures are recomputed. */
   changed(): void {
     markStale(this.book.figures, this.row);
     this.#version++;
-    this.#verdict = undefined;
-  }
-
-  /**
-   * The verdict last remembered for `question` (a demand and the settings it was judged under),
-   * if the node has not changed since. The scheduler asks about the same demand over and over
-   * (retries, the replicas of one workload) while most nodes stay as they were, so a rejection's
-   * message is worth keeping rather than formatting again for every request.
-   */
-  recalledVerdict(question: string): FitVerdict | undefined {
-    const memo = this.#verdict;
-    return memo !== undefined && memo.version === this.#version && memo.question === question
-      ? memo.verdict
-      : undefined;
-  }
-
-  rememberVerdict(question: string, verdict: FitVerdict): void {
-    this.#verdict = { version: this.#version, question, verdict };
   }
 
   /** Makes the row current for `reserveFraction` and returns book.figures, where it is. */

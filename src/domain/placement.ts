@@ -19,6 +19,7 @@ import type { RejectionMemory } from './rejection-memory.js';
 import type { Reservations } from './reservations.js';
 import { type Amounts, DIMENSIONS } from './resources.js';
 import { type ScoreBreakdown, ScorePlan, scoreNode, scoreValue } from './scoring.js';
+import { VerdictMemo } from './verdict-memo.js';
 import { type EvictablePod, selectVictims, type VictimSelection } from './victim-selection.js';
 
 export interface FilterOutcome {
@@ -43,6 +44,7 @@ export class Placement {
   readonly #settings: () => PlacementSettings;
   readonly #reservations: Reservations | undefined;
   readonly #rejections: RejectionMemory | undefined;
+  readonly #verdicts = new VerdictMemo();
 
   constructor(deps: {
     inventory: Inventory;
@@ -121,10 +123,10 @@ export class Placement {
       const node = figures.load(state, now, settings);
       // Only a fresh node's verdict depends on its figures; the others are cheap to give again.
       const memoable = question !== undefined && state !== undefined && node.fresh;
-      let verdict = memoable ? state.recalledVerdict(question) : undefined;
+      let verdict = memoable ? this.#verdicts.recall(state, question) : undefined;
       if (verdict === undefined) {
         verdict = this.verdict(demand, node, settings, format);
-        if (memoable && !verdict.fits) state.rememberVerdict(question, verdict);
+        if (memoable && !verdict.fits) this.#verdicts.remember(state, question, verdict);
       }
       if (verdict.fits) {
         outcome.passed.push(i);

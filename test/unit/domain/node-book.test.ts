@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { Commitments } from '../../../src/domain/commitments.js';
-import type { FitVerdict } from '../../../src/domain/fit.js';
 import { Inventory } from '../../../src/domain/inventory.js';
 import { NodeBook, type NodeState } from '../../../src/domain/node-book.js';
 import { NodeFigures } from '../../../src/domain/node-figures.js';
@@ -16,8 +15,6 @@ function setUp() {
 function figuresOf(state: NodeState | undefined, reserveFraction: number) {
   return new NodeFigures().load(state, 0, { staleAfterMs: Number.POSITIVE_INFINITY, reserveFraction });
 }
-
-const REJECTED: FitVerdict = { fits: false, reason: 'insufficient', unresolvable: false, message: 'no' };
 
 describe('NodeBook', () => {
   it('files reports and commitments of one node in one state', () => {
@@ -68,21 +65,6 @@ describe('NodeBook', () => {
     commitments.pods.hold('pod-1', 'b', { iops: 5 });
     expect(book.get('b')?.pods).toEqual({ iops: 5 });
     expect(figuresOf(book.get('b'), 0).free.iops).toBeUndefined();
-  });
-
-  it('recalls a verdict only for the same question while the node stays unchanged', () => {
-    const { book, inventory, commitments } = setUp();
-    inventory.record('a', { capacity: { iops: 1000 }, usage: {} }, 0);
-    const state = book.acquire('a');
-    expect(state.recalledVerdict('q')).toBeUndefined();
-    state.rememberVerdict('q', REJECTED);
-    expect(state.recalledVerdict('q')).toBe(REJECTED);
-    expect(state.recalledVerdict('other')).toBeUndefined();
-    commitments.pods.hold('pod-1', 'a', { iops: 1 });
-    expect(state.recalledVerdict('q')).toBeUndefined();
-    state.rememberVerdict('q', REJECTED);
-    inventory.record('a', { capacity: { iops: 1000 }, usage: {} }, 1);
-    expect(state.recalledVerdict('q')).toBeUndefined();
   });
 });
 
