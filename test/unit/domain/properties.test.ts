@@ -267,11 +267,12 @@ describe('Placement.filter', () => {
     );
   });
 
-  it('accounts a candidate named __proto__ like any other (known bug: it vanishes from the answer)', () => {
-    // Minimal counterexample of (d) with Object.prototype's own name: the outcome maps are plain
-    // objects, so `failed['__proto__'] = message` sets nothing. Reachable over HTTP: the filter
-    // schema accepts any NodeNames string, and the node then is in neither NodeNames nor the
-    // failed maps of the answer. (Kubernetes node names cannot be `__proto__`.)
+  it('accounts a candidate named __proto__ like any other (regression: it vanished from the answer)', () => {
+    // The minimal counterexample (d) once found with Object.prototype's own name: while the
+    // outcome maps were plain objects, `failed['__proto__'] = message` set nothing, and the node
+    // was in neither NodeNames nor the failed maps of the answer. Reachable over HTTP: the filter
+    // schema accepts any NodeNames string. (Kubernetes node names cannot be `__proto__`.) The
+    // maps have no prototype now.
     const { placement } = build({
       settings: {
         staleAfterMs: 30_000,
@@ -285,6 +286,10 @@ describe('Placement.filter', () => {
     });
     const outcome = placement.filter({ ok: true, demand: { iops: 1 }, none: false }, ['__proto__']);
     expect(Object.hasOwn(outcome.unresolvable, '__proto__')).toBe(true);
+    expect(Object.getOwnPropertyDescriptor(outcome.unresolvable, '__proto__')?.value).toBe(
+      'ioplace: no report from this node',
+    );
+    expect(outcome.rejections).toEqual({ unknown: 1 });
   });
 });
 
