@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Commitments } from '../../../src/domain/commitments.js';
 import type { DemandResult } from '../../../src/domain/demand.js';
+import { FitPlan, fitVerdict } from '../../../src/domain/fit.js';
 import { formatAmount } from '../../../src/domain/human-units.js';
 import { Inventory } from '../../../src/domain/inventory.js';
 import { assessNode, type NodeAssessment } from '../../../src/domain/node-assessment.js';
@@ -17,6 +18,7 @@ import type { PlacementSettings } from '../../../src/domain/placement-settings.j
 import { parseQuantity } from '../../../src/domain/quantity.js';
 import { Reservations } from '../../../src/domain/reservations.js';
 import { type Amounts, DIMENSIONS, isEmpty } from '../../../src/domain/resources.js';
+import { ScorePlan, scoreValue } from '../../../src/domain/scoring.js';
 
 const NOW = Date.parse('2026-11-25T20:00:00Z');
 const NUM_RUNS = 300;
@@ -169,7 +171,13 @@ function build(world: World) {
   /** The node as assessNode sees it now: the reference every property compares with. */
   const assess = (name: string): NodeAssessment =>
     assessNode(name, inventory.get(name), commitments.on(name), NOW, world.settings);
-  return { placement, assess, reservations };
+  /** The node's row of figures as filter and prioritize read it; undefined unless fresh. */
+  const row = (name: string) => {
+    const at = book.rowOf(name);
+    const figures = at < 0 ? undefined : book.freshFigures(at, NOW, world.settings);
+    return figures === undefined ? undefined : { figures, at };
+  };
+  return { placement, assess, reservations, row };
 }
 
 /**
@@ -327,6 +335,51 @@ describe('Placement.prioritize', () => {
           const expected = neutral ? 0 : placement.score(demand, assess(name)).score;
           expect(scores[i], `${name} at ${i}`).toBe(expected);
         });
+      }),
+      { numRuns: NUM_RUNS },
+    );
+  });
+});
+
+describe('the row forms equal their references on every fresh node', () => {
+  const demandArb = demandAmounts.filter((demand) => !isEmpty(demand));
+
+  it('FitPlan.fitsRow passes exactly where fitVerdict passes with every demanded dimension measured', () => {
+    fc.assert(
+      fc.property(worldArb, demandArb, (world, demand) => {
+        const { assess, row } = build(world);
+        for (const name of REPORTING) {
+          const fresh = row(name);
+          if (fresh === undefined) continue;
+          const node = assess(name);
+          // The demand, and the demand raised or lowered to exactly what is free: the edge.
+          const edge: Amounts = {};
+          for (const d of DIMENSIONS) {
+            const free = node.free[d];
+            if (demand[d] !== undefined) edge[d] = free !== undefined && free > 0 ? free : demand[d];
+          }
+          for (const asked of [demand, edge]) {
+            const measured = DIMENSIONS.every((d) => asked[d] === undefined || node.free[d] !== undefined);
+            const reference = fitVerdict(asked, node, world.settings).fits && measured;
+            expect(new FitPlan(asked).fitsRow(fresh.figures, fresh.at), name).toBe(reference);
+          }
+        }
+      }),
+      { numRuns: NUM_RUNS },
+    );
+  });
+
+  it('ScorePlan.scoreRow is scoreValue, to the last bit', () => {
+    fc.assert(
+      fc.property(worldArb, demandArb, (world, demand) => {
+        const { assess, row } = build(world);
+        const plan = new ScorePlan(demand, world.settings);
+        for (const name of REPORTING) {
+          const fresh = row(name);
+          if (fresh === undefined) continue;
+          const reference = scoreValue(demand, true, assess(name), world.settings);
+          expect(plan.scoreRow(fresh.figures, fresh.at), name).toBe(reference);
+        }
       }),
       { numRuns: NUM_RUNS },
     );
