@@ -10,17 +10,19 @@
  * a goroutine of its own and starts the next pod's cycle at once). The burst is over when the last
  * bind is answered.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { Client, Pool } from 'undici';
-import { FakeApiServer } from '../test/support/fake-apiserver.js';
-import { IoplaceProcess, type ServerEntry } from './ioplace-process.js';
-import { type Latency, latencySummary, runLoad } from './load.js';
-import { nodeName, nodeObject, pendingPodTemplate, reportRequests } from './payloads.js';
-import { sampleValue } from './prometheus.js';
+import { runLoad } from './harness/closed-loop-load.js';
+import { nodeName, nodeObject } from './harness/cluster-payloads.js';
+import { FakeApiServer, fakeApiServerCa } from './harness/fake-apiserver.js';
+import { IoplaceProcess, type ServerEntry } from './harness/ioplace-process.js';
+import { type Latency, latencySummary } from './harness/latency.js';
+import { sampleValue } from './harness/prometheus.js';
+import { waitUntil } from './harness/wait-until.js';
+import { pendingPodTemplate, reportRequests } from './payloads.js';
 
 export type BindPath = 'direct' | 'ioplace';
 
@@ -110,7 +112,7 @@ export async function measureBind(options: BindOptions): Promise<BindResult> {
   await api.writeKubeconfig(kubeconfig);
   // The scheduler's own client: keep-alive connections to the API server, as client-go keeps them.
   const apiPool = new Pool(api.url, {
-    connect: tls ? { ca: readFileSync(new URL('../test/fixtures/tls/server-ca.crt', import.meta.url)) } : {},
+    connect: tls ? { ca: fakeApiServerCa() } : {},
   });
   let ioplaceCycle: Client | undefined;
   let ioplaceBinds: Pool | undefined;
@@ -408,17 +410,4 @@ function finish(
     bindMs: latencySummary(bindTimes),
     ...(cycleMs === undefined ? {} : { cycleMs }),
   };
-}
-
-async function waitUntil(predicate: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await predicate()) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms`);
-    await sleep(100);
-  }
 }

@@ -12,24 +12,24 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type BindResult, measureBind } from './bind.js';
 import { measureFloor } from './floor.js';
-import { freePort, IoplaceProcess, ROOT, setIfKnown } from './ioplace-process.js';
-import { type LoadResult, type RequestSpec, runLoad, send } from './load.js';
+import { type LoadResult, type RequestSpec, runLoad, send } from './harness/closed-loop-load.js';
+import { nodeNames, nodeObjectsJson } from './harness/cluster-payloads.js';
+import { fmtMs } from './harness/format.js';
+import { freePort, IoplaceProcess, ROOT, setIfKnown } from './harness/ioplace-process.js';
+import {
+  histogram,
+  histogramDelta,
+  histogramQuantile,
+  REQUEST_DURATION,
+  type Sample,
+} from './harness/prometheus.js';
 import { type MemoryResult, measureMemory } from './memory.js';
 import { readOptions } from './options.js';
-import {
-  extenderArgs,
-  type Mode,
-  nodeNames,
-  nodeObjectsJson,
-  type PodKind,
-  reportRequests,
-} from './payloads.js';
-import { histogram, histogramDelta, histogramQuantile, type Sample } from './prometheus.js';
+import { extenderArgs, type Mode, type PodKind, reportRequests } from './payloads.js';
 import {
   type BenchResults,
   type CaseResult,
   evaluateTargets,
-  fmtMs,
   formatResults,
   type ServerTime,
   type Verb,
@@ -119,8 +119,10 @@ async function withOpsPort(config: Record<string, unknown>): Promise<Record<stri
 
 function serverTime(before: readonly Sample[], after: readonly Sample[], verb: Verb): ServerTime {
   const match = { verb, outcome: 'ok' };
-  const name = 'ioplace_request_duration_seconds';
-  const delta = histogramDelta(histogram(before, name, match), histogram(after, name, match));
+  const delta = histogramDelta(
+    histogram(before, REQUEST_DURATION, match),
+    histogram(after, REQUEST_DURATION, match),
+  );
   return {
     count: delta.count,
     meanMs: delta.count > 0 ? (delta.sum / delta.count) * 1000 : Number.NaN,
@@ -250,7 +252,7 @@ async function main(): Promise<void> {
     nodeArgs: opts.nodeArgs,
   });
   mainServer = server;
-  const m0 = server.memory();
+  const m0 = server.runningMemory();
   rss.started = { rssBytes: m0.rss, peakRssBytes: m0.peakRss };
 
   // The inventory: every candidate node of the largest case, minus the ~2% that never report.
@@ -266,7 +268,7 @@ async function main(): Promise<void> {
   if (seeded.errors > 0) throw new Error(`seeding the inventory: ${seeded.firstError}`);
   const seedSeconds = (performance.now() - seedStart) / 1000;
   log(`seeded ${reports.length} of ${maxNodes} nodes in ${seedSeconds.toFixed(1)} s`);
-  const m1 = server.memory();
+  const m1 = server.runningMemory();
   rss.seeded = { rssBytes: m1.rss, peakRssBytes: m1.peakRss };
 
   const names = nodeNames(maxNodes);
@@ -339,7 +341,7 @@ async function main(): Promise<void> {
     requests: reportRequests(ingestNodes, 1),
     ...common,
   });
-  const m2 = server.memory();
+  const m2 = server.runningMemory();
   rss.afterCases = { rssBytes: m2.rss, peakRssBytes: m2.peakRss };
   await server.stop();
   mainServer = undefined;

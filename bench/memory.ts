@@ -8,11 +8,13 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import { FakeApiServer } from '../test/support/fake-apiserver.js';
-import { IoplaceProcess, type ServerEntry } from './ioplace-process.js';
-import { runLoad } from './load.js';
-import { boundPodTemplate, nodeName, nodeObject, reportRequests } from './payloads.js';
-import { sampleValue } from './prometheus.js';
+import { runLoad } from './harness/closed-loop-load.js';
+import { nodeName, nodeObject } from './harness/cluster-payloads.js';
+import { FakeApiServer } from './harness/fake-apiserver.js';
+import { IoplaceProcess, type ServerEntry } from './harness/ioplace-process.js';
+import { sampleValue } from './harness/prometheus.js';
+import { waitUntil } from './harness/wait-until.js';
+import { boundPodTemplate, reportRequests } from './payloads.js';
 
 export interface MemoryResult {
   readonly pods: number;
@@ -78,6 +80,7 @@ export async function measureMemory(options: MemoryOptions): Promise<MemoryResul
     await waitUntil(
       async () => sampleValue(await running.metrics(), 'ioplace_cluster_synced') === 1,
       240_000,
+      200,
     );
     const syncSeconds = (performance.now() - syncStart) / 1000;
     log(`  ioplace synced ${pods} pods in ${syncSeconds.toFixed(1)} s`);
@@ -94,7 +97,7 @@ export async function measureMemory(options: MemoryOptions): Promise<MemoryResul
     // Let the process settle (no load, the first GC after the list) before reading.
     await sleep(2_000);
     const samples = await proc.metrics();
-    const memory = proc.memory();
+    const memory = proc.runningMemory();
     return {
       pods,
       nodes,
@@ -112,18 +115,5 @@ export async function measureMemory(options: MemoryOptions): Promise<MemoryResul
     await proc?.stop();
     options.track(undefined);
     await api.close();
-  }
-}
-
-async function waitUntil(predicate: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if (await predicate()) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms`);
-    await sleep(200);
   }
 }

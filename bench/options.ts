@@ -1,4 +1,4 @@
-import type { ServerEntry } from './ioplace-process.js';
+import type { ServerEntry } from './harness/ioplace-process.js';
 
 /** Everything a run can be told, from the environment (`npm run bench` takes no arguments). */
 export interface BenchOptions {

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
-import { ROOT } from './ioplace-process.js';
+import { ROOT } from './harness/ioplace-process.js';
 
 interface ProfileNode {
   id: number;

@@ -1,7 +1,8 @@
 /** The results: their shape in latest.json, the targets of issue 8, and the printed tables. */
 import type { BindResult } from './bind.js';
 import type { Floor } from './floor.js';
-import type { Latency } from './load.js';
+import { fmtMs, table } from './harness/format.js';
+import type { Latency } from './harness/latency.js';
 import type { MemoryResult } from './memory.js';
 
 export type Verb = 'filter' | 'prioritize' | 'report';
@@ -176,14 +177,6 @@ export function evaluateTargets(
   return targets;
 }
 
-export function fmtMs(ms: number): string {
-  if (!Number.isFinite(ms)) return '-';
-  if (ms < 1) return `${ms.toFixed(3)} ms`;
-  if (ms < 10) return `${ms.toFixed(2)} ms`;
-  if (ms < 100) return `${ms.toFixed(1)} ms`;
-  return `${ms.toFixed(0)} ms`;
-}
-
 function fmtBytes(bytes: number): string {
   if (bytes >= MB) return `${(bytes / MB).toFixed(1)} MiB`;
   if (bytes >= 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
@@ -194,20 +187,6 @@ function fmtRate(rps: number): string {
   if (rps >= 100) return rps.toFixed(0);
   if (rps >= 10) return rps.toFixed(1);
   return rps.toFixed(2);
-}
-
-function table(
-  header: readonly string[],
-  rows: readonly (readonly string[])[],
-  right: ReadonlySet<number>,
-): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((cell, i) => (right.has(i) ? cell.padStart(widths[i] ?? 0) : cell.padEnd(widths[i] ?? 0)))
-      .join('  ')
-      .trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
 function verdict(pass: boolean | undefined): string {
@@ -263,7 +242,7 @@ export function formatResults(results: BenchResults, baseline: BenchResults | un
     return row;
   });
   const out: string[] = [];
-  out.push(table(header, rows, new Set([1, 3, 4, 5, 6, 7, 8, 9, 10])));
+  out.push(...table(header, rows, new Set([1, 3, 4, 5, 6, 7, 8, 9, 10])));
   out.push('');
   out.push(
     'server mean: delta of ioplace_request_duration_seconds _sum/_count; server p99~: histogram_quantile',
@@ -273,7 +252,7 @@ export function formatResults(results: BenchResults, baseline: BenchResults | un
   if (floors.length > 0) {
     out.push('');
     out.push(
-      table(
+      ...table(
         ['floor (this process)', 'body', 'JSON.parse', 'JSON.stringify', 'parse+stringify'],
         floors.map((c) => {
           const f = c.floor as Floor;
@@ -311,7 +290,7 @@ export function formatResults(results: BenchResults, baseline: BenchResults | un
   }
   out.push('');
   out.push(
-    table(
+    ...table(
       ['target', 'measured', 'limit', 'result', 'detail'],
       results.targets.map((t) => [
         t.name,
@@ -355,7 +334,7 @@ export function formatBind(results: readonly BindResult[]): string {
   return [
     `bind: ${first?.nodes ?? '?'} nodes, bindings answered after ${first?.bindingLatencyMs ?? '?'} ms by the fake API server, ` +
       `the scheduler's own work ${first?.cycleMs ?? '?'} ms a pod`,
-    table(
+    ...table(
       [
         'api',
         'run',

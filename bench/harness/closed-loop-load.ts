@@ -1,5 +1,11 @@
+/**
+ * Closed-loop load: `concurrency` keep-alive connections, each sending its next request as soon
+ * as the previous answer is read in full; and `send`, one request answered in full. The
+ * benchmark's cases run on it, and both entry points seed their inventory with it.
+ */
 import { performance } from 'node:perf_hooks';
 import { Client } from 'undici';
+import { type Latency, latencySummary } from './latency.js';
 
 /** One request to send: the load generator cycles through a list of these. */
 export interface RequestSpec {
@@ -34,32 +40,6 @@ export interface LoadResult {
   readonly bytesReceived: number;
   /** Client-side latency, from just before the request is written to the last byte of the answer. */
   readonly latencyMs: Latency;
-}
-
-export interface Latency {
-  readonly mean: number;
-  readonly p50: number;
-  readonly p90: number;
-  readonly p99: number;
-  readonly max: number;
-}
-
-/** Nearest-rank percentiles of the recorded latencies. */
-export function latencySummary(values: Float64Array): Latency {
-  if (values.length === 0)
-    return { mean: Number.NaN, p50: Number.NaN, p90: Number.NaN, p99: Number.NaN, max: Number.NaN };
-  const sorted = Float64Array.from(values).sort();
-  const at = (q: number) =>
-    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? 0;
-  let sum = 0;
-  for (const v of sorted) sum += v;
-  return {
-    mean: sum / sorted.length,
-    p50: at(0.5),
-    p90: at(0.9),
-    p99: at(0.99),
-    max: sorted[sorted.length - 1] ?? 0,
-  };
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json' };

@@ -1,19 +1,26 @@
 /**
- * ioplace as the real process: `node dist/main.js` (or `node --import tsx src/main.ts`) with a
- * temporary config file, on 127.0.0.1 and a free port, NODE_OPTIONS unset, logs to a file.
+ * ioplace as the real process, for the benchmark and the soak: `node dist/main.js` (or
+ * `node --import tsx src/main.ts`) with a temporary config file, on 127.0.0.1 and a free port,
+ * standalone unless told otherwise (HOME a temporary directory, KUBECONFIG empty, no
+ * KUBERNETES_SERVICE_HOST, NODE_OPTIONS unset). Its output goes to a log file and is read as it
+ * comes for pino lines at level error or above. With `inspect`, the inspector listens on another
+ * free port of 127.0.0.1 and gc() is exposed (see bench/soak/inspector.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, type WriteStream, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
-import { ConfigSchema } from '../src/config/schema.js';
-import { send } from './load.js';
+import { ConfigSchema } from '../../src/config/schema.js';
+import { send } from './closed-loop-load.js';
+import { type ProcessMemory, processCpuSeconds, processMemory } from './proc-stats.js';
 import { parseMetrics, type Sample } from './prometheus.js';
 
-export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** The repository's root: the server's working directory. */
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export type ServerEntry = 'dist' | 'tsx';
 
@@ -54,75 +61,140 @@ export function setIfKnown(config: ConfigTree, section: string, field: string, v
 }
 
 export interface StartOptions {
+  /** Names its files in `dir`: `<name>.yaml` (the config) and `<name>.log` (its output). */
   readonly name: string;
   readonly entry: ServerEntry;
   readonly config: ConfigTree;
+  /** A temporary directory: the config, the log, and the server's HOME. */
   readonly dir: string;
+  /** Added to (or replacing) the environment above, e.g. KUBECONFIG. */
   readonly env?: Record<string, string>;
-  readonly readyTimeoutMs?: number;
-  /** Extra arguments for node, before the entry point. */
+  /** Extra arguments for node, before the entry point (e.g. --cpu-prof). */
   readonly nodeArgs?: readonly string[];
+  /** Open the inspector on 127.0.0.1 and expose gc(), for forced GCs and heap readings. */
+  readonly inspect?: boolean;
+}
+
+export interface ServerErrorLine {
+  /** performance.now() of this process when the line was read. */
+  readonly at: number;
+  readonly level: number;
+  readonly msg: string;
+}
+
+export interface Exit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** performance.now() of this process when the exit was seen. */
+  readonly at: number;
 }
 
 export class IoplaceProcess {
   readonly origin: string;
   readonly logFile: string;
+  /** The inspector's port, when started with `inspect`. */
+  readonly inspectPort: number | undefined;
+  /** The lines it logged at level error (50) or above. */
+  readonly errorLines: ServerErrorLine[] = [];
+  readonly exited: Promise<Exit>;
   readonly #child: ChildProcess;
-  readonly #exited: Promise<number | null>;
-  #exitCode: number | null | undefined;
+  readonly #log: WriteStream;
+  #exit: Exit | undefined;
+  #partial = '';
 
-  private constructor(child: ChildProcess, origin: string, logFile: string) {
+  private constructor(child: ChildProcess, origin: string, logFile: string, inspectPort: number | undefined) {
     this.#child = child;
     this.origin = origin;
     this.logFile = logFile;
-    this.#exited = new Promise((resolve) =>
-      child.on('exit', (code) => {
-        this.#exitCode = code;
-        resolve(code);
+    this.inspectPort = inspectPort;
+    this.#log = createWriteStream(logFile);
+    child.stdout?.on('data', (chunk: Buffer) => this.#output(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => this.#log.write(chunk));
+    this.exited = new Promise((resolve) =>
+      child.on('exit', (code, signal) => {
+        this.#exit = { code, signal, at: performance.now() };
+        resolve(this.#exit);
       }),
     );
   }
 
-  /** Starts the process and waits until /healthz answers 200. */
-  static async start(options: StartOptions): Promise<IoplaceProcess> {
+  /** Starts the process and returns at once: wait for it with `waitFor('/healthz', ...)`. */
+  static async spawn(options: StartOptions): Promise<IoplaceProcess> {
     const port = await freePort();
+    const inspectPort = options.inspect ? await freePort() : undefined;
     const config: ConfigTree = structuredClone(options.config);
     config.server = { ...(config.server as ConfigTree | undefined), host: '127.0.0.1', port };
     const configFile = join(options.dir, `${options.name}.yaml`);
     writeFileSync(configFile, toYaml(config));
-    const logFile = join(options.dir, `${options.name}.log`);
     const env: Record<string, string | undefined> = {
       ...process.env,
       IOPLACE_CONFIG: configFile,
       PORT: String(port),
       HOST: '127.0.0.1',
+      HOME: options.dir,
       KUBECONFIG: '',
       KUBERNETES_SERVICE_HOST: '',
+      KUBERNETES_SERVICE_PORT: '',
       ...options.env,
     };
     delete env.NODE_OPTIONS;
     const entry = options.entry === 'dist' ? ['dist/main.js'] : ['--import', 'tsx', 'src/main.ts'];
-    const args = [...(options.nodeArgs ?? []), ...entry];
+    const args = [
+      ...(inspectPort === undefined ? [] : [`--inspect=127.0.0.1:${inspectPort}`, '--expose-gc']),
+      ...(options.nodeArgs ?? []),
+      ...entry,
+    ];
     const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const log = createWriteStream(logFile);
-    child.stdout?.pipe(log);
-    child.stderr?.pipe(log);
-    const proc = new IoplaceProcess(child, `http://127.0.0.1:${port}`, logFile);
-    await proc.waitFor('/healthz', options.readyTimeoutMs ?? 30_000);
+    const logFile = join(options.dir, `${options.name}.log`);
+    return new IoplaceProcess(child, `http://127.0.0.1:${port}`, logFile, inspectPort);
+  }
+
+  /** Starts the process and waits until /healthz answers 200 (killing it if it does not). */
+  static async start(options: StartOptions & { readonly readyTimeoutMs?: number }): Promise<IoplaceProcess> {
+    const proc = await IoplaceProcess.spawn(options);
+    try {
+      await proc.waitFor('/healthz', options.readyTimeoutMs ?? 30_000);
+    } catch (err) {
+      proc.kill();
+      throw err;
+    }
     return proc;
+  }
+
+  #output(chunk: Buffer): void {
+    this.#log.write(chunk);
+    const text = this.#partial + chunk.toString('utf8');
+    const lines = text.split('\n');
+    this.#partial = lines.pop() ?? '';
+    const now = performance.now();
+    for (const line of lines) {
+      if (!line.startsWith('{') || (!line.includes('"level":5') && !line.includes('"level":6'))) continue;
+      try {
+        const entry = JSON.parse(line) as { level?: number };
+        if ((entry.level ?? 0) >= 50) this.errorLines.push({ at: now, level: entry.level ?? 50, msg: line });
+      } catch {
+        // not a pino line
+      }
+    }
   }
 
   get pid(): number {
     return this.#child.pid ?? -1;
   }
 
-  /** Polls `path` until it answers 200. */
+  get exit(): Exit | undefined {
+    return this.#exit;
+  }
+
+  /** Polls `path` until it answers 200; throws if the process exits first. */
   async waitFor(path: string, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let last = '';
     while (Date.now() < deadline) {
-      if (this.#exitCode !== undefined) {
-        throw new Error(`ioplace exited with ${this.#exitCode}; see ${this.logFile}:\n${this.logTail()}`);
+      if (this.#exit !== undefined) {
+        throw new Error(
+          `ioplace exited (code ${this.#exit.code}) before ${path} answered 200; see ${this.logFile}:\n${this.logTail()}`,
+        );
       }
       try {
         const res = await send(this.origin, { method: 'GET', path }, 5_000);
@@ -136,18 +208,28 @@ export class IoplaceProcess {
     throw new Error(`${this.origin}${path} not 200 after ${timeoutMs} ms (last: ${last})`);
   }
 
-  async metrics(): Promise<Sample[]> {
+  /** GET /metrics, parsed; with `families`, only those (see parseMetrics). */
+  async metrics(families?: readonly string[]): Promise<Sample[]> {
     const res = await send(this.origin, { method: 'GET', path: '/metrics' });
     if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}`);
-    return parseMetrics(res.text);
+    return parseMetrics(res.text, families);
   }
 
-  /** VmRSS and VmHWM (peak) of the process, in bytes, from /proc/<pid>/status. */
-  memory(): { rss: number; peakRss: number } {
-    const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
-    const kb = (field: string) =>
-      Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
-    return { rss: kb('VmRSS') * 1024, peakRss: kb('VmHWM') * 1024 };
+  /** VmRSS and VmHWM (peak RSS), in bytes; undefined once the process is gone. */
+  memory(): ProcessMemory | undefined {
+    return processMemory(this.pid);
+  }
+
+  /** As `memory`, for a process that must be running. */
+  runningMemory(): ProcessMemory {
+    const memory = this.memory();
+    if (memory === undefined) throw new Error(`ioplace (pid ${this.pid}) is gone; see ${this.logFile}`);
+    return memory;
+  }
+
+  /** CPU time (user + system) the process has used, in seconds. */
+  cpuSeconds(): number | undefined {
+    return processCpuSeconds(this.pid);
   }
 
   logTail(lines = 20): string {
@@ -158,17 +240,31 @@ export class IoplaceProcess {
     }
   }
 
-  /** SIGTERM, then SIGKILL if it has not exited within 10 s. */
-  async stop(): Promise<void> {
-    if (this.#exitCode !== undefined) return;
+  /** Sends SIGTERM; returns performance.now() at the moment it was sent. */
+  terminate(): number {
+    const at = performance.now();
     this.#child.kill('SIGTERM');
-    const timer = setTimeout(() => this.#child.kill('SIGKILL'), 10_000);
-    await this.#exited;
-    clearTimeout(timer);
+    return at;
   }
 
-  /** For the watchdog: no waiting. */
+  /** SIGTERM, then SIGKILL if it has not exited within 10 s; then closes the log. */
+  async stop(): Promise<void> {
+    if (this.#exit === undefined) {
+      this.#child.kill('SIGTERM');
+      const timer = setTimeout(() => this.#child.kill('SIGKILL'), 10_000);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    await this.closeLog();
+  }
+
+  /** For watchdogs and failures: no waiting. */
   kill(): void {
-    if (this.#exitCode === undefined) this.#child.kill('SIGKILL');
+    if (this.#exit === undefined) this.#child.kill('SIGKILL');
+  }
+
+  async closeLog(): Promise<void> {
+    if (this.#log.closed || this.#log.writableEnded) return;
+    await new Promise<void>((resolve) => this.#log.end(resolve));
   }
 }

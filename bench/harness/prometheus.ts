@@ -1,6 +1,7 @@
 /**
- * Reading ioplace's own request timings from its Prometheus text (`GET /metrics`): a histogram
- * snapshot before and after a case, the delta, its mean and an estimated quantile.
+ * Reading ioplace's Prometheus text (`GET /metrics`): samples, a histogram snapshot before and
+ * after a case, the delta, its mean and an estimated quantile; and the figures the soak follows
+ * (the heap in use, the server time per verb).
  */
 
 export interface Sample {
@@ -18,10 +19,25 @@ function parseValue(text: string): number {
   return Number(text);
 }
 
-/** Every sample of a Prometheus text exposition; comments and blank lines are skipped. */
-export function parseMetrics(text: string): Sample[] {
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+
+/**
+ * Every sample of a Prometheus text exposition; comments and blank lines are skipped. With
+ * `families`, only the samples whose name starts with one of them (a histogram's `_bucket`,
+ * `_sum` and `_count` included): the lines are picked by one regular expression over the text,
+ * about 2 ms for the 5 MB a 5,000-node inventory's per-node series make, where splitting every
+ * line costs the client 60 times that at every scrape.
+ */
+export function parseMetrics(text: string, families?: readonly string[]): Sample[] {
+  let lines: Iterable<string>;
+  if (families === undefined) lines = text.split('\n');
+  else {
+    const bad = families.find((f) => !METRIC_NAME.test(f));
+    if (bad !== undefined) throw new Error(`parseMetrics: not a metric name: ${JSON.stringify(bad)}`);
+    lines = text.match(new RegExp(`^(?:${families.join('|')})[^\\n]*`, 'gm')) ?? [];
+  }
   const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
+  for (const line of lines) {
     if (line === '' || line.startsWith('#')) continue;
     const match = LINE.exec(line);
     if (match === null) continue;
@@ -126,4 +142,46 @@ export function histogramQuantile(q: number, buckets: readonly Bucket[]): number
   const inBucket = bucket.count - below.count;
   if (inBucket === 0) return bucket.le;
   return below.le + (bucket.le - below.le) * ((rank - below.count) / inBucket);
+}
+
+export const HEAP_USED = 'nodejs_heap_size_used_bytes';
+export const REQUEST_DURATION = 'ioplace_request_duration_seconds';
+
+/** Server time per verb: `ioplace_request_duration_seconds` _sum and _count of the ok outcome. */
+export interface VerbTime {
+  readonly sum: number;
+  readonly count: number;
+}
+
+/** `ioplace_request_duration_seconds` _sum and _count of the ok outcome, by verb. */
+export function requestTimes(samples: readonly Sample[]): Record<string, VerbTime> {
+  const out: Record<string, { sum: number; count: number }> = {};
+  for (const s of samples) {
+    const verb = s.labels.verb;
+    if (verb === undefined || s.labels.outcome !== 'ok') continue;
+    const part =
+      s.name === `${REQUEST_DURATION}_sum`
+        ? 'sum'
+        : s.name === `${REQUEST_DURATION}_count`
+          ? 'count'
+          : undefined;
+    if (part === undefined) continue;
+    out[verb] ??= { sum: 0, count: 0 };
+    out[verb][part] = s.value;
+  }
+  return out;
+}
+
+/** Mean server time (ms) and count per verb between two readings. */
+export function timesBetween(
+  before: Record<string, VerbTime>,
+  after: Record<string, VerbTime>,
+): Record<string, { count: number; meanMs: number }> {
+  const out: Record<string, { count: number; meanMs: number }> = {};
+  for (const [verb, a] of Object.entries(after)) {
+    const b = before[verb] ?? { sum: 0, count: 0 };
+    const count = a.count - b.count;
+    if (count > 0) out[verb] = { count, meanMs: ((a.sum - b.sum) / count) * 1000 };
+  }
+  return out;
 }

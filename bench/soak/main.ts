@@ -1,12 +1,12 @@
 /**
- * `npm run soak`: load and soak test of the real ioplace process over loopback. See soak/README.md.
+ * `npm run soak`: load and soak test of the real ioplace process over loopback. See bench/soak/README.md.
  *
  * 1. start ioplace (standalone, a temporary config and HOME), seed 5,000 agent reports, wait for /readyz;
  * 2. run the traffic mix (mix.ts) for SOAK_SECONDS: a warm-up, then the measured phase, reading
  *    RSS every second, the heap at every /metrics scrape, and the heap after a forced full GC at
  *    ten or so points;
  * 3. with the load still running, send SIGTERM and time the exit;
- * 4. print the figures and the verdicts, write soak/results/latest.json, exit 1 on any error,
+ * 4. print the figures and the verdicts, write bench/soak/results/latest.json, exit 1 on any error,
  *    leak or slow shutdown.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,14 +14,24 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Pool } from 'undici';
+import { type RequestSpec, runLoad } from '../harness/closed-loop-load.js';
+import { nodeName } from '../harness/cluster-payloads.js';
+import { IoplaceProcess } from '../harness/ioplace-process.js';
+import { machineBusySeconds } from '../harness/proc-stats.js';
+import {
+  HEAP_USED,
+  parseMetrics,
+  REQUEST_DURATION,
+  requestTimes,
+  sampleValue,
+  timesBetween,
+  type VerbTime,
+} from '../harness/prometheus.js';
 import { readHeapAfterFullGc } from './inspector.js';
-import { IoplaceProcess, machineBusySeconds } from './ioplace-process.js';
-import { type KindStats, LoadDriver, type Phase } from './load.js';
 import { buildMix } from './mix.js';
+import { type KindStats, LoadDriver, type Phase } from './open-loop-load.js';
 import { soakOptions } from './options.js';
-import { nodeName, reportBody } from './payloads.js';
-import { heapUsedBytes, requestTimes, timesBetween, type VerbTime } from './prometheus.js';
+import { reportBody } from './payloads.js';
 import { printReport, type SoakResult, type Verdict } from './report.js';
 import { leakVerdict, type Sample } from './verdict.js';
 
@@ -40,25 +50,16 @@ function log(line: string): void {
 
 /** Every node reports once, 8 at a time: the inventory a restarted replica gets within 10 s. */
 async function seed(origin: string, nodes: number): Promise<void> {
-  const pool = new Pool(origin, { connections: 8 });
-  let next = 0;
-  const worker = async () => {
-    while (next < nodes) {
-      const i = next++;
-      const res = await pool.request({
-        method: 'PUT',
-        path: `/v1/nodes/${nodeName(i)}/report`,
-        headers: { 'content-type': 'application/json' },
-        body: reportBody(i, 0),
-      });
-      const text = await res.body.text();
-      if (res.statusCode !== 200) throw new Error(`seeding ${nodeName(i)}: HTTP ${res.statusCode} ${text}`);
-    }
-  };
-  try {
-    await Promise.all(Array.from({ length: 8 }, worker));
-  } finally {
-    await pool.close();
+  const requests: RequestSpec[] = Array.from({ length: nodes }, (_, i) => ({
+    method: 'PUT',
+    path: `/v1/nodes/${nodeName(i)}/report`,
+    body: Buffer.from(reportBody(i, 0)),
+  }));
+  const seeded = await runLoad({ origin, requests, concurrency: 8, durationMs: 120_000, maxRequests: nodes });
+  if (seeded.errors > 0 || seeded.requests < nodes) {
+    throw new Error(
+      `seeding: ${seeded.requests} of ${nodes} reports sent, ${seeded.errors} failed: ${seeded.firstError}`,
+    );
   }
 }
 
@@ -89,10 +90,11 @@ async function main(): Promise<number> {
     scrapeEverySeconds: options.scrapeSeconds,
     onScrape: (text) => {
       const at = performance.now();
-      const bytes = heapUsedBytes(text);
-      if (bytes === undefined) return 'no nodejs_heap_size_used_bytes';
+      const samples = parseMetrics(text, [HEAP_USED, REQUEST_DURATION]);
+      const bytes = sampleValue(samples, HEAP_USED);
+      if (bytes === undefined) return `no ${HEAP_USED}`;
       heapSamples.push({ at, bytes });
-      scrapes.push({ at, times: requestTimes(text) });
+      scrapes.push({ at, times: requestTimes(samples) });
       return undefined;
     },
   });
@@ -113,7 +115,14 @@ async function main(): Promise<number> {
       `run at ${options.scale}x: ${Math.round(totalRate).toLocaleString('en')} requests/s target, at most ${limit.toLocaleString('en')} requests`,
   );
 
-  const server = await IoplaceProcess.start({ dir, config, inspect: true, nodeArgs: options.nodeArgs });
+  const server = await IoplaceProcess.spawn({
+    name: 'ioplace',
+    entry: 'tsx',
+    dir,
+    config,
+    inspect: true,
+    nodeArgs: options.nodeArgs,
+  });
   const watchdog = setTimeout(
     () => {
       process.stderr.write('soak: watchdog expired; killing ioplace\n');

@@ -17,17 +17,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { PlannedRequest, Stream } from './load.js';
+import { nodeName, nodeNamesArgs, nodeObjectsJson, nodesArgs, prng } from '../harness/cluster-payloads.js';
+import type { PlannedRequest, Stream } from './open-loop-load.js';
 import {
   candidateLists,
   junkCases,
-  nodeName,
-  nodeNamesArgs,
   nodeNamesPods,
-  nodeObjects,
-  nodesArgs,
   nodesModePod,
-  prng,
   reportBody,
   weightedPicker,
 } from './payloads.js';
@@ -129,7 +125,7 @@ export function buildMix(options: MixOptions): {
   const nodesPod = nodesModePod();
   const nodeLists = candidateLists(4, candidates, nodes, 0).map((names) => ({
     count: names.length,
-    items: nodeObjects(names).join(','),
+    items: nodeObjectsJson(names).join(','),
   }));
   let nodesIndex = 0;
 

@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
-import { LatencyHistogram } from './histogram.js';
+import { LatencyHistogram } from '../harness/latency.js';
 
 export interface PlannedRequest {
   readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';

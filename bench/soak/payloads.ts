@@ -2,27 +2,11 @@
  * What the soak test sends: a 5,000-node inventory whose agents report changing usage, scheduler
  * bodies built from the kube-scheduler v1.32.5 captures (a fresh pod name and uid per request, as
  * every scheduling attempt is a different pod), explain bodies, and junk that must be refused.
+ * Node names, reports, Node objects and ExtenderArgs are the shared ones of
+ * bench/harness/cluster-payloads.ts.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { nodeName, nodeReport, prng } from '../bench/payloads.js';
-
-export { nodeName, prng };
-
-const CAPTURES = fileURLToPath(new URL('../test/fixtures/kube-scheduler-v1.32.5/', import.meta.url));
-
-type Json = Record<string, unknown>;
-
-interface Capture {
-  Pod: Json;
-  Nodes: { metadata: Json; items: Json[] } | null;
-  NodeNames: string[] | null;
-}
-
-function capture(name: string): Capture {
-  return JSON.parse(readFileSync(`${CAPTURES}${name}.json`, 'utf8')) as Capture;
-}
+import { capture, type Json, nodeName, nodeReport, prng, withRequests } from '../harness/cluster-payloads.js';
 
 /** Nodes the scheduler knows but whose agent never reports: filter must answer them unknown. */
 export function silentNodeName(i: number): string {
@@ -71,18 +55,6 @@ export class PodTemplate {
     for (const part of this.#parts) out += part === NAME_TOKEN ? name : part === UID_TOKEN ? uid : part;
     return out;
   }
-}
-
-type Containers = { resources?: { requests?: Json; limits?: Json } }[];
-
-function withRequests(pod: Json, requests: Record<string, string>): Json {
-  const copy = structuredClone(pod) as { spec: { containers: Containers } };
-  for (const c of copy.spec.containers) {
-    const resources = c.resources ?? {};
-    resources.requests = { ...resources.requests, ...requests };
-    c.resources = resources;
-  }
-  return copy as unknown as Json;
 }
 
 /**
@@ -145,25 +117,6 @@ export function candidateLists(lists: number, size: number, nodes: number, silen
     out.push([...picked]);
   }
   return out;
-}
-
-/** The captured Node `node-b` as compact JSON, renamed (name, labels, annotations) and with a new uid. */
-export function nodeObjects(names: readonly string[]): string[] {
-  const items = capture('filter-nodecache-false').Nodes?.items ?? [];
-  const node = items[0] as { metadata: { name: string; uid: string } } | undefined;
-  if (node === undefined) throw new Error('filter-nodecache-false.json has no Node');
-  const text = JSON.stringify(node);
-  return names.map((name) =>
-    text.replaceAll(node.metadata.name, name).replaceAll(node.metadata.uid, randomUUID()),
-  );
-}
-
-export function nodeNamesArgs(podJson: string, namesJson: string): string {
-  return `{"Pod":${podJson},"Nodes":null,"NodeNames":${namesJson}}`;
-}
-
-export function nodesArgs(podJson: string, itemsJson: string): string {
-  return `{"Pod":${podJson},"Nodes":{"metadata":{},"items":[${itemsJson}]},"NodeNames":null}`;
 }
 
 /** A request that must be refused with a 4xx, and the status ioplace documents for it. */

@@ -1,6 +1,7 @@
 /** The soak's printed report and its verdict. */
-import type { KindStats, ShutdownStats } from './load.js';
+import { fmtMs, table } from '../harness/format.js';
 import type { Rates } from './mix.js';
+import type { KindStats, ShutdownStats } from './open-loop-load.js';
 import type { LeakVerdict, Sample } from './verdict.js';
 
 export interface SoakResult {
@@ -59,28 +60,10 @@ export interface Verdict {
 
 const MIB = 1024 * 1024;
 
-export function ms(v: number): string {
-  if (!Number.isFinite(v)) return '-';
-  if (v < 1) return `${v.toFixed(3)} ms`;
-  if (v < 10) return `${v.toFixed(2)} ms`;
-  if (v < 100) return `${v.toFixed(1)} ms`;
-  return `${v.toFixed(0)} ms`;
-}
-
 const mib = (b: number | undefined) =>
   b === undefined || !Number.isFinite(b) ? '-' : `${(b / MIB).toFixed(1)} MiB`;
 const int = (n: number) => Math.round(n).toLocaleString('en');
 const signedPct = (f: number) => `${f >= 0 ? '+' : ''}${(f * 100).toFixed(1)}%`;
-
-function table(header: string[], rows: string[][], rightAligned: boolean[]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (rightAligned[i] ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0)))
-      .join('  ')
-      .trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
-}
 
 /** Prints the report; returns the verdict (pass, why not, and what deserves a look). */
 export function printReport(r: SoakResult, log: (line: string) => void): Verdict {
@@ -112,10 +95,10 @@ export function printReport(r: SoakResult, log: (line: string) => void): Verdict
       achieved.toFixed(achieved < 10 ? 2 : 0),
       int(s.requests),
       int(s.shed),
-      ms(l.p50),
-      ms(l.p90),
-      ms(l.p99),
-      ms(l.max),
+      fmtMs(l.p50),
+      fmtMs(l.p90),
+      fmtMs(l.p99),
+      fmtMs(l.max),
     ];
   });
   log('');
@@ -123,7 +106,7 @@ export function printReport(r: SoakResult, log: (line: string) => void): Verdict
   for (const line of table(
     ['kind', 'target/s', 'achieved/s', 'requests', 'shed', 'p50', 'p90', 'p99', 'max'],
     rows,
-    [false, true, true, true, true, true, true, true, true],
+    new Set([1, 2, 3, 4, 5, 6, 7, 8]),
   ))
     log(`  ${line}`);
   log(
@@ -131,7 +114,7 @@ export function printReport(r: SoakResult, log: (line: string) => void): Verdict
   );
 
   const times = Object.entries(r.serverTimes)
-    .map(([verb, t]) => `${verb} ${ms(t.meanMs)} (${int(t.count)})`)
+    .map(([verb, t]) => `${verb} ${fmtMs(t.meanMs)} (${int(t.count)})`)
     .join(', ');
   if (times !== '') {
     log(
@@ -223,7 +206,7 @@ export function printReport(r: SoakResult, log: (line: string) => void): Verdict
   );
   const gc = m.heapAfterGc;
   log(
-    `  heap after forced full GC  start ${mib(first(gc))}  end ${mib(last(gc))}  growth ${growth(first(gc), last(gc))}  (${gc.length} readings, GC pause max ${ms(Math.max(...m.gcPausesMs))})`,
+    `  heap after forced full GC  start ${mib(first(gc))}  end ${mib(last(gc))}  growth ${growth(first(gc), last(gc))}  (${gc.length} readings, GC pause max ${fmtMs(Math.max(...m.gcPausesMs))})`,
   );
   if (m.gcErrors.length > 0) {
     warnings.push(`${m.gcErrors.length} heap readings failed, e.g. ${m.gcErrors[0]}`);
@@ -252,7 +235,7 @@ export function printReport(r: SoakResult, log: (line: string) => void): Verdict
       .map(([k, n]) => `${k} ${n}`)
       .join(', ');
     log(
-      `shutdown under load: SIGTERM -> exit in ${ms(s.ms)} (limit ${ms(s.limitMs)}), exit code ${s.exitCode}${s.signal === null ? '' : `, signal ${s.signal}`}`,
+      `shutdown under load: SIGTERM -> exit in ${fmtMs(s.ms)} (limit ${fmtMs(s.limitMs)}), exit code ${s.exitCode}${s.signal === null ? '' : `, signal ${s.signal}`}`,
     );
     log(
       `  in flight at SIGTERM: ${q.inFlightAtSigterm}${inFlight === '' ? '' : ` (${inFlight})`}: ${q.inFlightCompletedOk} answered, ${q.inFlightFailed} failed`,
@@ -264,8 +247,8 @@ export function printReport(r: SoakResult, log: (line: string) => void): Verdict
       .map(([k, n]) => `${k} x${n}`)
       .join(', ');
     if (why !== '') log(`  failures during shutdown: ${why}`);
-    if (s.killed) reasons.push(`ioplace still running ${ms(s.ms)} after SIGTERM; killed`);
-    else if (s.ms > s.limitMs) reasons.push(`shutdown took ${ms(s.ms)}, over ${ms(s.limitMs)}`);
+    if (s.killed) reasons.push(`ioplace still running ${fmtMs(s.ms)} after SIGTERM; killed`);
+    else if (s.ms > s.limitMs) reasons.push(`shutdown took ${fmtMs(s.ms)}, over ${fmtMs(s.limitMs)}`);
     if (s.exitCode !== 0 && !s.killed) reasons.push(`ioplace exited with code ${s.exitCode} after SIGTERM`);
     if (q.inFlightFailed > 0)
       warnings.push(`${q.inFlightFailed} requests in flight at SIGTERM were not answered`);
