@@ -4,8 +4,9 @@ import { NodeBook } from './node-book.js';
 
 /**
  * Demand already promised on each node. Kept in three ledgers because each relates differently to
- * the usage an agent measures: see `assessNode` for how they combine. Their per-node totals live
- * in `book`, which the inventory shares, so that one lookup finds everything about a node.
+ * the usage an agent measures: see freeAmount (free-capacity.ts) for how they combine. Their
+ * per-node totals live in `book`, which the inventory shares, so that one lookup finds everything
+ * about a node.
  */
 export class Commitments {
   readonly pods: Ledger;

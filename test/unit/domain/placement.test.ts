@@ -315,10 +315,8 @@ function demandOf(amounts: Amounts): DemandResult {
   return { ok: true, demand: amounts, none: false };
 }
 
-/** Holders across all three parts of the commitments. */
-function holders(commitments: Commitments): number {
-  return commitments.pods.holders + commitments.unmeasured.holders + commitments.reserved.holders;
-}
+/** What the commitments hold on a node with nothing held there. */
+const NOTHING_HELD = { pods: {}, unmeasured: {}, reserved: {} };
 
 /**
  * A placement wired as the app wires it: commitments shared with reservations, and (unless told
@@ -468,7 +466,9 @@ describe('Placement.reserve: check-and-reserve at bind', () => {
     // The check still sees the first reservation (150 free), so the retry fits and replaces it.
     expect(placement.reserve('u1', POD_100_IOPS, 'n', EXPIRES).fits).toBe(true);
     expect(commitments.reserved.on('n')).toEqual({ iops: 100 });
-    expect(commitments.reserved.holders).toBe(1);
+    // Held once: releasing the pod once leaves nothing.
+    expect(commitments.reserved.release('u1')).toBe(true);
+    expect(commitments.on('n')).toEqual(NOTHING_HELD);
   });
 
   it('a pod with no demand fits anywhere, even an unknown node, and reserves nothing', () => {
@@ -476,7 +476,7 @@ describe('Placement.reserve: check-and-reserve at bind', () => {
     expect(placement.reserve('u1', NO_DEMAND, 'unknown', EXPIRES)).toEqual({ fits: true });
     expect(reservations.size).toBe(0);
     expect(reservations.has('u1')).toBe(false);
-    expect(holders(commitments)).toBe(0);
+    expect(commitments.on('unknown')).toEqual(NOTHING_HELD);
   });
 
   it('an invalid demand is refused and reserves nothing', () => {
@@ -489,7 +489,7 @@ describe('Placement.reserve: check-and-reserve at bind', () => {
       message: 'ioplace: invalid demand: container "app" ioplace.io/iops "-5" is negative',
     });
     expect(reservations.size).toBe(0);
-    expect(holders(commitments)).toBe(0);
+    expect(commitments.on('n')).toEqual(NOTHING_HELD);
   });
 
   it.each<{ name: string; node: string; reason: string }>([
@@ -517,7 +517,7 @@ describe('Placement.reserve: check-and-reserve at bind', () => {
     expect(() => placement.reserve('u1', POD_100_IOPS, 'n', EXPIRES)).toThrow(
       'Placement was built without reservations',
     );
-    expect(holders(commitments)).toBe(0);
+    expect(commitments.on('n')).toEqual(NOTHING_HELD);
     // Nothing to reserve: no need for reservations.
     expect(placement.reserve('u2', NO_DEMAND, 'n', EXPIRES)).toEqual({ fits: true });
   });
