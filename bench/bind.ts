@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { Client, Pool } from 'undici';
-import { runLoad } from './harness/closed-loop-load.js';
+import { sendAll } from './harness/closed-loop-load.js';
 import { nodeName, nodeObject } from './harness/cluster-payloads.js';
 import { FakeApiServer, fakeApiServerCa } from './harness/fake-apiserver.js';
 import { IoplaceProcess, type ServerEntry } from './harness/ioplace-process.js';
@@ -127,16 +127,12 @@ export async function measureBind(options: BindOptions): Promise<BindResult> {
     });
     options.track(proc);
     const server = proc;
-    await waitUntil(async () => sampleValue(await server.metrics(), 'ioplace_cluster_synced') === 1, 60_000);
-    const reports = reportRequests(nodes);
-    const seeded = await runLoad({
-      origin: server.origin,
-      requests: reports,
+    await server.waitForClusterSync(60_000);
+    await sendAll(server.origin, reportRequests(nodes), {
       concurrency: 4,
       durationMs: 30_000,
-      maxRequests: reports.length,
+      what: 'seeding the bind instance',
     });
-    if (seeded.errors > 0) throw new Error(`seeding the bind instance: ${seeded.firstError}`);
     await server.waitFor('/readyz', 30_000);
     // Like kube-scheduler's extender client: one connection for the serial cycle; binds run in
     // goroutines of their own, each on a free kept connection or a new one.

@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type BindResult, measureBind } from './bind.js';
 import { measureFloor } from './floor.js';
-import { type LoadResult, type RequestSpec, runLoad, send } from './harness/closed-loop-load.js';
+import { type LoadResult, type RequestSpec, runLoad, send, sendAll } from './harness/closed-loop-load.js';
 import { nodeNames, nodeObjectsJson } from './harness/cluster-payloads.js';
 import { fmtMs } from './harness/format.js';
 import { freePort, IoplaceProcess, ROOT, setIfKnown } from './harness/ioplace-process.js';
@@ -258,14 +258,11 @@ async function main(): Promise<void> {
   // The inventory: every candidate node of the largest case, minus the ~2% that never report.
   const seedStart = performance.now();
   const reports = reportRequests(maxNodes);
-  const seeded = await runLoad({
-    origin: server.origin,
-    requests: reports,
+  await sendAll(server.origin, reports, {
     concurrency: 8,
     durationMs: 120_000,
-    maxRequests: reports.length,
+    what: 'seeding the inventory',
   });
-  if (seeded.errors > 0) throw new Error(`seeding the inventory: ${seeded.firstError}`);
   const seedSeconds = (performance.now() - seedStart) / 1000;
   log(`seeded ${reports.length} of ${maxNodes} nodes in ${seedSeconds.toFixed(1)} s`);
   const m1 = server.runningMemory();

@@ -8,12 +8,11 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import { runLoad } from './harness/closed-loop-load.js';
+import { sendAll } from './harness/closed-loop-load.js';
 import { nodeName, nodeObject } from './harness/cluster-payloads.js';
 import { FakeApiServer } from './harness/fake-apiserver.js';
 import { IoplaceProcess, type ServerEntry } from './harness/ioplace-process.js';
 import { sampleValue } from './harness/prometheus.js';
-import { waitUntil } from './harness/wait-until.js';
 import { boundPodTemplate, reportRequests } from './payloads.js';
 
 export interface MemoryResult {
@@ -75,24 +74,15 @@ export async function measureMemory(options: MemoryOptions): Promise<MemoryResul
       nodeArgs: options.nodeArgs,
     });
     options.track(proc);
-    const running = proc;
     // Reports for nodes not yet listed are refused, so the node list must have synced first.
-    await waitUntil(
-      async () => sampleValue(await running.metrics(), 'ioplace_cluster_synced') === 1,
-      240_000,
-      200,
-    );
+    await proc.waitForClusterSync(240_000, 200);
     const syncSeconds = (performance.now() - syncStart) / 1000;
     log(`  ioplace synced ${pods} pods in ${syncSeconds.toFixed(1)} s`);
-    const reports = reportRequests(nodes);
-    const seeded = await runLoad({
-      origin: proc.origin,
-      requests: reports,
+    await sendAll(proc.origin, reportRequests(nodes), {
       concurrency: 8,
       durationMs: 60_000,
-      maxRequests: reports.length,
+      what: 'seeding the cluster instance',
     });
-    if (seeded.errors > 0) throw new Error(`seeding the cluster instance: ${seeded.firstError}`);
     await proc.waitFor('/readyz', 60_000);
     // Let the process settle (no load, the first GC after the list) before reading.
     await sleep(2_000);

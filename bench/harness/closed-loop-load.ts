@@ -1,7 +1,7 @@
 /**
  * Closed-loop load: `concurrency` keep-alive connections, each sending its next request as soon
  * as the previous answer is read in full; and `send`, one request answered in full. The
- * benchmark's cases run on it, and both entry points seed their inventory with it.
+ * benchmark's cases run on it, and both entry points seed their inventory with it (`sendAll`).
  */
 import { performance } from 'node:perf_hooks';
 import { Client } from 'undici';
@@ -119,6 +119,24 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     bytesReceived,
     latencyMs: latencySummary(latencies.subarray(0, completed)),
   };
+}
+
+/**
+ * Sends each request once, `concurrency` at a time, within `durationMs` (seeding an inventory:
+ * a report for each node); throws, naming `what`, unless every one is answered 2xx.
+ */
+export async function sendAll(
+  origin: string,
+  requests: readonly RequestSpec[],
+  options: { readonly concurrency: number; readonly durationMs: number; readonly what: string },
+): Promise<void> {
+  const { concurrency, durationMs, what } = options;
+  const result = await runLoad({ origin, requests, concurrency, durationMs, maxRequests: requests.length });
+  if (result.errors > 0 || result.requests < requests.length) {
+    throw new Error(
+      `${what}: ${result.requests} of ${requests.length} sent, ${result.errors} failed${result.firstError === undefined ? '' : `: ${result.firstError}`}`,
+    );
+  }
 }
 
 /** One request, answered in full: status and body text. */

@@ -17,7 +17,8 @@ import { stringify as toYaml } from 'yaml';
 import { ConfigSchema } from '../../src/config/schema.js';
 import { send } from './closed-loop-load.js';
 import { type ProcessMemory, processCpuSeconds, processMemory } from './proc-stats.js';
-import { parseMetrics, type Sample } from './prometheus.js';
+import { parseMetrics, type Sample, sampleValue } from './prometheus.js';
+import { waitUntil } from './wait-until.js';
 
 /** The repository's root: the server's working directory. */
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -213,6 +214,12 @@ export class IoplaceProcess {
     const res = await send(this.origin, { method: 'GET', path: '/metrics' });
     if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}`);
     return parseMetrics(res.text, families);
+  }
+
+  /** In cluster mode: polls /metrics every `everyMs` until `ioplace_cluster_synced` is 1. */
+  async waitForClusterSync(timeoutMs: number, everyMs = 100): Promise<void> {
+    const synced = async () => sampleValue(await this.metrics(), 'ioplace_cluster_synced') === 1;
+    await waitUntil(synced, timeoutMs, everyMs);
   }
 
   /** VmRSS and VmHWM (peak RSS), in bytes; undefined once the process is gone. */

@@ -14,7 +14,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type RequestSpec, runLoad } from '../harness/closed-loop-load.js';
+import { type RequestSpec, sendAll } from '../harness/closed-loop-load.js';
 import { nodeName } from '../harness/cluster-payloads.js';
 import { IoplaceProcess } from '../harness/ioplace-process.js';
 import { machineBusySeconds } from '../harness/proc-stats.js';
@@ -55,12 +55,7 @@ async function seed(origin: string, nodes: number): Promise<void> {
     path: `/v1/nodes/${nodeName(i)}/report`,
     body: Buffer.from(reportBody(i, 0)),
   }));
-  const seeded = await runLoad({ origin, requests, concurrency: 8, durationMs: 120_000, maxRequests: nodes });
-  if (seeded.errors > 0 || seeded.requests < nodes) {
-    throw new Error(
-      `seeding: ${seeded.requests} of ${nodes} reports sent, ${seeded.errors} failed: ${seeded.firstError}`,
-    );
-  }
+  await sendAll(origin, requests, { concurrency: 8, durationMs: 120_000, what: 'seeding the inventory' });
 }
 
 async function main(): Promise<number> {
