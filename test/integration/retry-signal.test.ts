@@ -99,6 +99,15 @@ describe('retry signal', () => {
 
   it('is off when retrySignal.enabled is false', async () => {
     h = await startCluster({ retrySignal: { enabled: false } }, (api) => api.addNode(node('n1')));
-    expect(h.server.app.nudger).toBeUndefined();
+    const { server } = h;
+    // What makes the enabled signal annotate the node (the first test): a turned-away pod fits now.
+    await report(server, 'n1', { capacity: { iops: 10_000 }, usage: { iops: 8_000 } });
+    expect((await filter('waiting', '4k')).body.NodeNames).toEqual([]);
+    server.clock.now += 10_000;
+    await report(server, 'n1', { capacity: { iops: 10_000 }, usage: { iops: 2_000 } });
+    expect((await filter('waiting', '4k')).body.NodeNames).toEqual(['n1']);
+    // Enabled, the annotation reaches the API server within milliseconds; none comes.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(annotations()).toEqual([]);
   });
 });

@@ -2,11 +2,12 @@ import { existsSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { type App, SCHEDULER_PREFIX } from '../../src/app.js';
+import type { App } from '../../src/app.js';
 import { podDemand } from '../../src/domain/demand.js';
 import type { PodLike } from '../../src/domain/pod.js';
 import { parseQuantity } from '../../src/domain/quantity.js';
 import { EXTENDED_RESOURCE } from '../../src/domain/resources.js';
+import { SCHEDULER_PREFIX } from '../../src/server/routes-plugin.js';
 import type { KubeObject } from '../support/kustomize.js';
 import {
   type Container,
