@@ -9,7 +9,7 @@ import type { PodStore } from '../domain/pod-store.js';
 import type { Reservations } from '../domain/reservations.js';
 import { isEmpty } from '../domain/resources.js';
 import type { BindResult, Metrics } from '../metrics/metrics.js';
-import { canonicalizeBody } from './preparse.js';
+import { canonicalizeBody } from './parsed-body.js';
 import {
   type ExtenderBindingArgs,
   ExtenderBindingArgsKeys,

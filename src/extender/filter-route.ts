@@ -5,13 +5,13 @@ import type { RejectReason } from '../domain/fit.js';
 import type { Placement } from '../domain/placement.js';
 import { podKey } from '../domain/pod.js';
 import { TooDeepError } from '../http/errors.js';
-import { installJsonBodyParser, rawJsonBody } from '../http/json-body.js';
 import { type Metrics, REASON_LABEL } from '../metrics/metrics.js';
 import { candidateNames } from './candidates.js';
 import { jsonBytes } from './json-answer.js';
+import { installJsonBodyParser, rawJsonBody } from './json-body.js';
 import { nodeListSpans } from './node-list-spans.js';
 import { nodesModeAnswer } from './nodes-answer.js';
-import { canonicalizeExtenderArgs, nodesKeptAsSent } from './preparse.js';
+import { canonicalizeExtenderArgs, nodesKeptAsSent } from './parsed-body.js';
 import {
   type ExtenderArgs,
   ExtenderArgsSchema,

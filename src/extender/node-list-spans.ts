@@ -10,7 +10,7 @@
  * alike the last counts (JSON.parse keeps one member, with the last value, where the first was);
  * of several spellings, the one first seen last in the body counts (the rewrite walks the parsed
  * members in that order, the last one winning); `null` means absent. Whether a Node's bytes are
- * also its echo (no key of it was respelled) is for the caller to know: see preparse.ts.
+ * also its echo (no key of it was respelled) is for the caller to know: see parsed-body.ts.
  */
 
 export interface NodeSpans {

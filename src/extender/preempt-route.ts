@@ -5,7 +5,7 @@ import type { PodStore } from '../domain/pod-store.js';
 import { type Amounts, addAmounts } from '../domain/resources.js';
 import { mergeVictims } from '../domain/victim-selection.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { canonicalizeBody } from './preparse.js';
+import { canonicalizeBody } from './parsed-body.js';
 import {
   type ExtenderPreemptionArgs,
   ExtenderPreemptionArgsKeys,

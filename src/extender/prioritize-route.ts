@@ -2,10 +2,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { podDemand } from '../domain/demand.js';
 import type { Placement } from '../domain/placement.js';
 import { podKey } from '../domain/pod.js';
-import { installJsonBodyParser } from '../http/json-body.js';
 import { candidateNames } from './candidates.js';
 import { hostPriorityListBytes } from './json-answer.js';
-import { canonicalizeExtenderArgs } from './preparse.js';
+import { installJsonBodyParser } from './json-body.js';
+import { canonicalizeExtenderArgs } from './parsed-body.js';
 import { ExtenderArgsSchema } from './wire-schemas.js';
 
 const TOP_SCORES_LOGGED = 3;

@@ -94,7 +94,7 @@ const PreemptorPodKeys = shapeOf({
 /** The keys of a Node that ioplace reads. */
 export const NodeKeys = shapeOf({ metadata: shapeOf({ name: null }) });
 
-/** The keys of ExtenderArgs ioplace reads; filter and prioritize apply it in two steps (preparse.ts). */
+/** The keys of ExtenderArgs ioplace reads; filter and prioritize apply it in two steps (parsed-body.ts). */
 export const ExtenderArgsKeys: KeyShape = shapeOf({
   Pod: PodKeys,
   Nodes: shapeOf({ metadata: null, items: arrayOf(NodeKeys) }),

@@ -10,7 +10,7 @@ import type { FastifyRequest } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalizeKeys } from '../../src/extender/go-json-keys.js';
 import { nodeListSpans } from '../../src/extender/node-list-spans.js';
-import { canonicalizeExtenderArgs, nodesKeptAsSent } from '../../src/extender/preparse.js';
+import { canonicalizeExtenderArgs, nodesKeptAsSent } from '../../src/extender/parsed-body.js';
 import {
   type ExtenderArgs,
   ExtenderArgsKeys,

@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installJsonBodyParser, rawJsonBody } from '../../src/http/json-body.js';
+import { installJsonBodyParser, rawJsonBody } from '../../src/extender/json-body.js';
 
 const LIMIT = 64 * 1024;
 

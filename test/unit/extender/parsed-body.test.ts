@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import type { FastifyRequest } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { arrayOf, canonicalizeKeys, shapeOf } from '../../../src/extender/go-json-keys.js';
-import { canonicalizeExtenderArgs, nodesKeptAsSent } from '../../../src/extender/preparse.js';
+import { canonicalizeExtenderArgs, nodesKeptAsSent } from '../../../src/extender/parsed-body.js';
 import {
   ExtenderArgsKeys,
   ExtenderArgsKeysAboveNodes,
