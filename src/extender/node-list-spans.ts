@@ -1,3 +1,6 @@
+import { canonicalizeObject, fieldOf, type KeyShape } from './go-json-keys.js';
+import { ExtenderArgsKeys, NodeListKeys } from './wire-schemas.js';
+
 /**
  * Where each Node object of an ExtenderArgs body sits in the body, so that a Nodes-mode filter can
  * echo the passing Nodes by copying their bytes instead of serializing them again (the echo of
@@ -6,11 +9,9 @@
  * The body comes as a latin1 string, one character per byte, so that positions are byte offsets
  * whatever it holds. It must already have been accepted by JSON.parse: the scanner does not
  * validate, it only finds boundaries, and it finds the NodeList the parsed and canonicalized value
- * holds (see go-json-keys.ts): `Nodes` and `items` match case-insensitively; of keys spelled
- * alike the last counts (JSON.parse keeps one member, with the last value, where the first was);
- * of several spellings, the one first seen last in the body counts (the rewrite walks the parsed
- * members in that order, the last one winning); `null` means absent. Whether a Node's bytes are
- * also its echo (no key of it was respelled) is for the caller to know: see parsed-body.ts.
+ * holds: which members of an object count is Go's key rule's to say (go-json-keys.ts), asked
+ * with the members as JSON.parse leaves them. Whether a Node's bytes are also its echo (no key of
+ * it was respelled) is for the caller to know: see parsed-body.ts.
  */
 
 export interface NodeSpans {
@@ -101,26 +102,28 @@ function eachMember(s: string, i: number, member: (key: string, valueAt: number)
   }
 }
 
-/** What a matching key holds: spans, null, or undefined for a value of another type. */
+/** What a member that sets the field holds: spans, null, or undefined for a value of another type. */
 type Found = NodeSpans | null | undefined;
 
 /**
- * The value the parsed and canonicalized object ends up with, given its matching members in body
- * order: JSON.parse keeps the last value of each spelling, at the place of its first occurrence;
- * the rewrite then lets the last place win.
+ * The value the field of an object of `shape` ends up with, given the members that set it (by
+ * fieldOf), in body order, kept as JSON.parse keeps them: one member per spelling, with the last
+ * value at the place of the first. Go's rule picks one; 'absent' when none counts.
  */
-function winner(found: ReadonlyMap<string, Found>): Found | 'absent' {
-  let last: Found | 'absent' = 'absent';
-  for (const value of found.values()) last = value;
-  return last;
+function winner(found: Record<string, Found>, shape: KeyShape, field: string): Found | 'absent' {
+  const canonical = canonicalizeObject(found, shape);
+  return Object.hasOwn(canonical, field) ? (canonical[field] as Found) : 'absent';
 }
 
-/** Reads the value at s[i] of a member whose key matches, into `found`; returns the index past it. */
+/**
+ * Reads the value at s[i] of a member whose key sets the field, into `found` under its key, as
+ * JSON.parse would; returns the index past it.
+ */
 function readMatch(
   s: string,
   i: number,
   key: string,
-  found: Map<string, Found>,
+  found: Record<string, Found>,
   open: number,
   read: (s: string, i: number, end: { at: number }) => NodeSpans | undefined,
 ): number {
@@ -129,10 +132,10 @@ function readMatch(
     const end = { at: -1 };
     const spans = read(s, i, end);
     if (spans === undefined) return -1;
-    found.set(key, spans);
+    found[key] = spans;
     return end.at;
   }
-  found.set(key, first === N_LOWER ? null : undefined);
+  found[key] = first === N_LOWER ? null : undefined;
   return endOfValue(s, i);
 }
 
@@ -163,13 +166,15 @@ const NONE: NodeSpans = { starts: [], ends: [] };
 
 /** The spans of the items of the NodeList object at s[i]; `end` gets the index past it. */
 function scanNodeList(s: string, i: number, end: { at: number }): NodeSpans | undefined {
-  const found = new Map<string, Found>();
+  const found: Record<string, Found> = Object.create(null);
   const past = eachMember(s, i, (key, at) =>
-    key.toLowerCase() === 'items' ? readMatch(s, at, key, found, OPEN_ARRAY, scanItems) : endOfValue(s, at),
+    fieldOf(NodeListKeys, key) === 'items'
+      ? readMatch(s, at, key, found, OPEN_ARRAY, scanItems)
+      : endOfValue(s, at),
   );
   if (past < 0) return undefined;
   end.at = past;
-  const items = winner(found);
+  const items = winner(found, NodeListKeys, 'items');
   return items === 'absent' || items === null ? NONE : items;
 }
 
@@ -192,13 +197,13 @@ function scan(body: string): NodeSpans | undefined {
   let i = body.startsWith('\xef\xbb\xbf') ? 3 : 0;
   i = skipSpace(body, i);
   if (body.charCodeAt(i) !== OPEN_OBJECT) return undefined;
-  const found = new Map<string, Found>();
+  const found: Record<string, Found> = Object.create(null);
   const past = eachMember(body, i, (key, at) =>
-    key.toLowerCase() === 'nodes'
+    fieldOf(ExtenderArgsKeys, key) === 'Nodes'
       ? readMatch(body, at, key, found, OPEN_OBJECT, scanNodeList)
       : endOfValue(body, at),
   );
   if (past < 0) return undefined;
-  const nodes = winner(found);
+  const nodes = winner(found, ExtenderArgsKeys, 'Nodes');
   return nodes === 'absent' || nodes === null ? undefined : nodes;
 }

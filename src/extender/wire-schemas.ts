@@ -1,5 +1,5 @@
-import Type, { type Static } from 'typebox';
-import { arrayOf, type KeyShape, mapOf, shapeOf } from './go-json-keys.js';
+import Type, { type Static, type TSchema } from 'typebox';
+import { type KeyShape, keyShapeOf } from './go-json-keys.js';
 
 /*
  * The wire types of k8s.io/kube-scheduler/extender/v1. Those Go structs have no json tags, so the
@@ -71,42 +71,20 @@ export const ExtenderArgsSchema = Type.Object({
 export type ExtenderArgs = Static<typeof ExtenderArgsSchema>;
 export type WireNode = Static<typeof NodeSchema>;
 
-const ContainerKeys = shapeOf({
-  name: null,
-  restartPolicy: null,
-  resources: shapeOf({ requests: null, limits: null }),
-});
-
-const PodMetadataKeys = shapeOf({ name: null, namespace: null, uid: null, annotations: null });
-const podSpecKeys = {
-  containers: arrayOf(ContainerKeys),
-  initContainers: arrayOf(ContainerKeys),
-  overhead: null,
-};
-
-export const PodKeys = shapeOf({ metadata: PodMetadataKeys, spec: shapeOf(podSpecKeys) });
-
-const PreemptorPodKeys = shapeOf({
-  metadata: PodMetadataKeys,
-  spec: shapeOf({ ...podSpecKeys, priority: null }),
-});
+/** The keys of ExtenderArgs ioplace reads (go-json-keys.ts). */
+export const ExtenderArgsKeys = keysOf(ExtenderArgsSchema);
 
 /** The keys of a Node that ioplace reads. */
-export const NodeKeys = shapeOf({ metadata: shapeOf({ name: null }) });
+export const NodeKeys = keysOf(NodeSchema);
 
-/** The keys of ExtenderArgs ioplace reads; filter and prioritize apply it in two steps (parsed-body.ts). */
-export const ExtenderArgsKeys: KeyShape = shapeOf({
-  Pod: PodKeys,
-  Nodes: shapeOf({ metadata: null, items: arrayOf(NodeKeys) }),
-  NodeNames: null,
-});
+/** The keys of a NodeList that ioplace reads. */
+export const NodeListKeys = keysOf(NodeListSchema);
 
-/** ExtenderArgsKeys down to the NodeList, whose items are left as they are. */
-export const ExtenderArgsKeysAboveNodes: KeyShape = shapeOf({
-  Pod: PodKeys,
-  Nodes: shapeOf({ metadata: null, items: null }),
-  NodeNames: null,
-});
+/**
+ * ExtenderArgsKeys down to the NodeList, whose Nodes are left as they are: filter and prioritize
+ * read the keys of the Nodes apart, more cheaply (parsed-body.ts).
+ */
+export const ExtenderArgsKeysAboveNodes = keysOf(ExtenderArgsSchema, NodeSchema);
 
 /** ExtenderBindingArgs: the body of bind. */
 export const ExtenderBindingArgsSchema = Type.Object({
@@ -117,12 +95,7 @@ export const ExtenderBindingArgsSchema = Type.Object({
 });
 export type ExtenderBindingArgs = Static<typeof ExtenderBindingArgsSchema>;
 
-export const ExtenderBindingArgsKeys = shapeOf({
-  PodName: null,
-  PodNamespace: null,
-  PodUID: null,
-  Node: null,
-});
+export const ExtenderBindingArgsKeys = keysOf(ExtenderBindingArgsSchema);
 
 /** ExtenderBindingResult: an empty Error means bound. */
 export const ExtenderBindingResultSchema = Type.Object({ Error: Type.String() });
@@ -158,11 +131,7 @@ export const ExtenderPreemptionArgsSchema = Type.Object({
 });
 export type ExtenderPreemptionArgs = Static<typeof ExtenderPreemptionArgsSchema>;
 
-export const ExtenderPreemptionArgsKeys = shapeOf({
-  Pod: PreemptorPodKeys,
-  NodeNameToVictims: mapOf(shapeOf({ Pods: arrayOf(PodKeys), NumPDBViolations: null })),
-  NodeNameToMetaVictims: mapOf(shapeOf({ Pods: arrayOf(shapeOf({ UID: null })), NumPDBViolations: null })),
-});
+export const ExtenderPreemptionArgsKeys = keysOf(ExtenderPreemptionArgsSchema);
 
 const MetaVictimsSchema = Type.Object({ Pods: Type.Array(MetaPodSchema), NumPDBViolations: Type.Integer() });
 
@@ -195,3 +164,10 @@ export const HostPriorityListSchema = Type.Array(
   Type.Object({ Host: Type.String(), Score: Type.Integer({ minimum: 0, maximum: 10 }) }),
 );
 export type HostPriorityList = Static<typeof HostPriorityListSchema>;
+
+/** The key shape of a request body's schema, which has fields (a body is an object). */
+function keysOf(schema: TSchema, asIs?: TSchema): KeyShape {
+  const shape = keyShapeOf(schema, { asIs });
+  if (shape === null) throw new Error('a request body has fields');
+  return shape;
+}
