@@ -1,26 +1,17 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { parse as secureJsonParse } from 'secure-json-parse';
 
 /*
  * The JSON body parser of the scheduler routes. It accepts and refuses exactly what Fastify's own
- * parser does (the same errors, the same protection against `__proto__` and `constructor.prototype`
- * keys), and in addition keeps the body as received for the handler: a Nodes-mode filter echoes
- * the passing Node objects by copying their bytes (see node-list-spans.ts).
+ * parser does: the same errors, and the same parse, secure-json-parse's, which refuses
+ * `__proto__` and `constructor.prototype` keys. In addition it keeps the body as received for the
+ * handler: a Nodes-mode filter echoes the passing Node objects by copying their bytes (see
+ * node-list-spans.ts).
  */
 
-// The two patterns of secure-json-parse, which Fastify's parser uses, in one expression (one
-// pass over the body instead of two): a key that is, or is escaped into, "__proto__" or
-// "constructor". Only a body that has one is walked to find such keys.
-const SUSPECT_KEY = new RegExp(
-  [
-    /"(?:_|\\u005[Ff])(?:_|\\u005[Ff])(?:p|\\u0070)(?:r|\\u0072)(?:o|\\u006[Ff])(?:t|\\u0074)(?:o|\\u006[Ff])(?:_|\\u005[Ff])(?:_|\\u005[Ff])"\s*:/,
-    /"(?:c|\\u0063)(?:o|\\u006[Ff])(?:n|\\u006[Ee])(?:s|\\u0073)(?:t|\\u0074)(?:r|\\u0072)(?:u|\\u0075)(?:c|\\u0063)(?:t|\\u0074)(?:o|\\u006[Ff])(?:r|\\u0072)"\s*:/,
-  ]
-    .map((pattern) => pattern.source)
-    .join('|'),
-);
-
-const BYTE_ORDER_MARK = 0xfeff;
+/** As Fastify's parser is configured by default (onProtoPoisoning, onConstructorPoisoning). */
+const POISONING = { protoAction: 'error', constructorAction: 'error' } as const;
 
 /** A JSON body as received, for a handler that answers with parts of it. */
 export class RawJsonBody {
@@ -56,42 +47,6 @@ export function rawJsonBody(request: FastifyRequest): RawJsonBody | undefined {
   return rawBodies.get(request);
 }
 
-/** Whether a parsed value holds an object with an own `__proto__`, or `constructor` with `prototype`. */
-function hasForbiddenKey(root: object): boolean {
-  // Breadth first, with no recursion: a body may nest thousands of levels deep.
-  let next: object[] = [root];
-  while (next.length > 0) {
-    const level = next;
-    next = [];
-    for (const node of level) {
-      if (Object.hasOwn(node, '__proto__')) return true;
-      const ctor = (node as { constructor?: unknown }).constructor;
-      if (
-        Object.hasOwn(node, 'constructor') &&
-        ctor !== null &&
-        typeof ctor === 'object' &&
-        Object.hasOwn(ctor, 'prototype')
-      )
-        return true;
-      for (const key in node) {
-        const value = (node as Record<string, unknown>)[key];
-        if (value !== null && typeof value === 'object') next.push(value);
-      }
-    }
-  }
-  return false;
-}
-
-/** JSON.parse of a body's text, or throws; as secure-json-parse with both actions set to 'error'. */
-export function parseJsonText(text: string): unknown {
-  if (text.charCodeAt(0) === BYTE_ORDER_MARK) text = text.slice(1);
-  const value: unknown = JSON.parse(text);
-  if (value === null || typeof value !== 'object') return value;
-  if (!SUSPECT_KEY.test(text)) return value;
-  if (hasForbiddenKey(value)) throw new SyntaxError('Object contains forbidden prototype property');
-  return value;
-}
-
 /**
  * Replaces, in this plugin's scope, Fastify's application/json parser with one that behaves the
  * same, and with `keepBody` keeps the body as received for rawJsonBody (until the request is
@@ -107,17 +62,12 @@ export function installJsonBodyParser(app: FastifyInstance, { keepBody }: { keep
     // An ASCII body decodes the same as latin1 and as UTF-8, and latin1 is a copy where UTF-8 is
     // a scan: several times faster on the megabytes of a NodeList.
     const ascii = isAscii(bytes) ? bytes.toString('latin1') : undefined;
-    // As secure-json-parse does: a refused body costs no stack trace.
-    const { stackTraceLimit } = Error;
-    Error.stackTraceLimit = 0;
     let value: unknown;
     try {
-      value = parseJsonText(ascii ?? bytes.toString('utf8'));
+      value = secureJsonParse(ascii ?? bytes.toString('utf8'), POISONING);
     } catch {
       done(new errorCodes.FST_ERR_CTP_INVALID_JSON_BODY(), undefined);
       return;
-    } finally {
-      Error.stackTraceLimit = stackTraceLimit;
     }
     if (keepBody) rawBodies.set(request, new RawJsonBody(bytes, ascii));
     done(null, value);
