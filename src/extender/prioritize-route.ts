@@ -5,8 +5,7 @@ import { podKey } from '../domain/pod.js';
 import { candidateNames } from './candidates.js';
 import { hostPriorityListBytes } from './json-answer.js';
 import { installJsonBodyParser } from './json-body.js';
-import { canonicalizeExtenderArgs } from './parsed-body.js';
-import { ExtenderArgsSchema } from './wire-schemas.js';
+import { ParsedExtenderArgs, ParsedExtenderArgsSchema } from './parsed-body.js';
 
 const TOP_SCORES_LOGGED = 3;
 
@@ -15,13 +14,13 @@ export const prioritizeRoute: FastifyPluginAsyncTypebox<{ placement: Placement }
   app,
   { placement },
 ) => {
-  installJsonBodyParser(app, { keepBody: false });
+  // Keys in Go's spelling; the body's bytes are not kept, as prioritize echoes no Node.
+  installJsonBodyParser(app, (value) => ParsedExtenderArgs.read(value));
   app.post(
     '/prioritize',
     {
       // No response schema: the answer is written as JSON bytes (see below), a HostPriorityList.
-      schema: { body: ExtenderArgsSchema },
-      preValidation: canonicalizeExtenderArgs(),
+      schema: { body: ParsedExtenderArgsSchema },
       config: { verb: 'prioritize' },
     },
     async (request, reply) => {
