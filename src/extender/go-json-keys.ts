@@ -33,11 +33,15 @@ interface Field {
 }
 
 /**
- * How a key is folded to match it to a field. A key that matches a field has the field's length:
- * toLowerCase lengthens only İ, into i and a combining dot, not ASCII as field names are.
+ * How a key is folded to match it to a field, as Go does: Unicode simple case folding (Go's
+ * foldName, bytes.EqualFold). The field names are ASCII, and the only other characters that fold
+ * to ASCII letters are the Kelvin sign, which toLowerCase makes a k, and the long s (ſ), which it
+ * leaves alone. A key that matches a field has the field's length: toLowerCase lengthens only İ,
+ * into i and a combining dot, which matches no ASCII name (nor does İ in Go).
  */
 export function foldKey(key: string): string {
-  return key.toLowerCase();
+  const lower = key.toLowerCase();
+  return lower.includes('ſ') ? lower.replaceAll('ſ', 's') : lower;
 }
 
 /** The fields of an object shape, found as Go finds them. */

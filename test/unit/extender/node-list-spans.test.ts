@@ -66,6 +66,7 @@ describe('nodeListSpans', () => {
     ],
     ['lower-case keys', '{"nodes":{"ITEMS":[{"metadata":{"name":"a"}}]}}', [{ metadata: { name: 'a' } }]],
     ['escaped keys', '{"N\\u006fdes":{"\\u0069tems":[{"x":1}]}}', [{ x: 1 }]],
+    ['keys with a long s, which Go folds with s', '{"Nodeſ":{"item\\u017f":[{"x":1}]}}', [{ x: 1 }]],
     ['a byte-order mark', `${BOM}{"Nodes":{"items":[{"x":1}]}}`, [{ x: 1 }]],
     [
       'brackets, quotes and backslashes in strings',
