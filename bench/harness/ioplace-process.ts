@@ -110,7 +110,7 @@ export class IoplaceProcess {
     this.inspectPort = inspectPort;
     this.#log = createWriteStream(logFile);
     child.stdout?.on('data', (chunk: Buffer) => this.#output(chunk));
-    child.stderr?.on('data', (chunk: Buffer) => this.#log.write(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => this.#write(chunk));
     this.exited = new Promise((resolve) =>
       child.on('exit', (code, signal) => {
         this.#exit = { code, signal, at: performance.now() };
@@ -162,8 +162,13 @@ export class IoplaceProcess {
     return proc;
   }
 
+  /** To the log file; output that comes after closeLog (the pipes drain after the exit) is dropped. */
+  #write(chunk: Buffer): void {
+    if (!this.#log.writableEnded) this.#log.write(chunk);
+  }
+
   #output(chunk: Buffer): void {
-    this.#log.write(chunk);
+    this.#write(chunk);
     const text = this.#partial + chunk.toString('utf8');
     const lines = text.split('\n');
     this.#partial = lines.pop() ?? '';
@@ -271,7 +276,7 @@ export class IoplaceProcess {
   }
 
   async closeLog(): Promise<void> {
-    if (this.#log.closed || this.#log.writableEnded) return;
+    if (this.#log.writableEnded) return;
     await new Promise<void>((resolve) => this.#log.end(resolve));
   }
 }
