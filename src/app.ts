@@ -4,23 +4,19 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import { agentAuthenticator } from './auth/agent-authenticator.js';
 import type { Delay } from './cluster/backoff.js';
-import type { ClusterSync } from './cluster/cluster-sync.js';
 import { LiveConfig, type ReloadResult } from './config/live-config.js';
 import { LogLevels } from './config/log-levels.js';
 import type { Config } from './config/schema.js';
 import type { Clock } from './domain/clock.js';
 import { buildDomain } from './domain/domain.js';
-import type { Inventory } from './domain/inventory.js';
-import type { Placement } from './domain/placement.js';
-import type { PodStore } from './domain/pod-store.js';
-import type { Reservations } from './domain/reservations.js';
+import type { PodRecord } from './domain/pod-store.js';
 import { createServer } from './http/create-server.js';
 import type { ReadinessCheck } from './http/health-routes.js';
 import { inventoryReadiness } from './http/inventory-readiness.js';
 import { opsRoutes } from './http/ops-routes.js';
 import { installRequestMetrics } from './http/request-metrics.js';
 import { readTlsMaterial } from './http/tls.js';
-import { createMetrics, type Metrics, registerStateGauges } from './metrics/metrics.js';
+import { createMetrics, registerStateGauges } from './metrics/metrics.js';
 import { buildCluster, clusterPlugin } from './server/cluster-plugin.js';
 import { ConfigReloader, configReloadPlugin } from './server/config-reload-plugin.js';
 import { routesPlugin } from './server/routes-plugin.js';
@@ -61,17 +57,32 @@ export interface App {
   readonly server: FastifyInstance;
   /** The plain-HTTP listener for /metrics and probes, present when TLS is on. */
   readonly opsServer: FastifyInstance | undefined;
-  readonly inventory: Inventory;
-  readonly reservations: Reservations;
-  readonly podStore: PodStore;
-  readonly placement: Placement;
-  /** Present in cluster mode. */
-  readonly cluster: ClusterSync | undefined;
-  readonly registry: Registry;
-  readonly metrics: Metrics;
-  readonly config: LiveConfig;
+  /** The configuration in force: the one given, with what live reloads changed. */
+  readonly config: { readonly current: Config };
   /** Reads the config file again (SIGHUP). */
   reloadConfig(trigger: string): ReloadResult;
+  /**
+   * For tests alone, the one view inside: the cluster watches as they stand (undefined when
+   * standalone), to wait for a watch event that no answer shows (a pod's new phase or priority, a
+   * bookmark, one list in before the other). Everything else a test reads as a client would: the
+   * HTTP API, /metrics, /readyz.
+   */
+  readonly watches: ClusterWatches | undefined;
+}
+
+/** A cluster watch as it stands. */
+export interface WatchState {
+  readonly synced: boolean;
+  readonly connected: boolean;
+  /** Where the watch would resume from, bookmarks included. */
+  readonly resourceVersion: string | undefined;
+}
+
+export interface ClusterWatches {
+  readonly pods: WatchState;
+  readonly nodes: WatchState;
+  /** The pod as the pod watch last showed it, if it has demand. */
+  pod(uid: string): PodRecord | undefined;
 }
 
 /** Builds the whole service, ready to `listen` or `inject`; it never listens by itself. */
@@ -178,14 +189,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   return {
     server,
     opsServer,
-    inventory: domain.inventory,
-    reservations: domain.reservations,
-    podStore: domain.podStore,
-    placement: domain.placement,
-    cluster: cluster?.sync,
-    registry,
-    metrics,
     config: live,
     reloadConfig: (trigger) => reloader.reload(trigger),
+    watches: cluster && {
+      pods: cluster.sync.pods,
+      nodes: cluster.sync.nodes,
+      pod: (uid) => domain.podStore.get(uid),
+    },
   };
 }

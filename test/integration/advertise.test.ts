@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type ClusterHarness,
+  clusterSynced,
   FAST_CLUSTER,
   kubeletNode,
   report,
@@ -159,7 +160,7 @@ describe('advertising ioplace resources in the Node status', () => {
     });
     const second = await startTestServer(FAST_CLUSTER, { kubeConfig: h.api.kubeConfig() });
     extra.push(second);
-    await waitFor(() => second.app.cluster?.synced, 5000, 'the second replica to sync');
+    await waitFor(() => clusterSynced(second), 5000, 'the second replica to sync');
     for (let round = 0; round < 3; round++) {
       for (let i = 0; i < 5; i++) {
         await report(h.server, `io-${i}`, { capacity: { iops: 10_000 } });

@@ -4,7 +4,9 @@ import {
   node,
   nodeView,
   pod,
+  podsTracked,
   report,
+  reservationsHeld,
   startCluster,
 } from '../support/cluster-harness.js';
 import { waitFor } from '../support/fake-apiserver.js';
@@ -51,7 +53,7 @@ describe('bind', () => {
     });
     h = cluster;
     await report(cluster.server, 'n1', { capacity: { iops: 10_000 } });
-    await waitFor(() => cluster.server.app.podStore.size === 1, 5000, 'the pod');
+    await waitFor(async () => (await podsTracked(cluster.server)) === 1, 5000, 'the pod');
 
     const res = await bind(cluster.server, argsFor(cluster, 'web', 'n1'));
     expect(res.body).toEqual({ Error: '' });
@@ -65,7 +67,11 @@ describe('bind', () => {
     ]);
     expect(cluster.api.getPod('default', 'web')?.spec?.nodeName).toBe('n1');
     // The watch shows the pod bound: the reservation ends and the pod's own commitment remains, once.
-    await waitFor(() => cluster.server.app.reservations.size === 0, 5000, 'the reservation to be released');
+    await waitFor(
+      async () => (await reservationsHeld(cluster.server)) === 0,
+      5000,
+      'the reservation to be released',
+    );
     expect((await nodeView(cluster.server, 'n1')).committed.iops).toBe(3000);
   });
 
@@ -77,7 +83,7 @@ describe('bind', () => {
     });
     h = cluster;
     await report(cluster.server, 'n1', { capacity: { iops: 10_000 } }); // 9k allocatable
-    await waitFor(() => cluster.server.app.podStore.size === 2, 5000, 'the pods');
+    await waitFor(async () => (await podsTracked(cluster.server)) === 2, 5000, 'the pods');
     // Both pods passed filter against an empty node; the second bind must see the first reservation.
     const first = bind(cluster.server, argsFor(cluster, 'a', 'n1'));
     const second = bind(cluster.server, argsFor(cluster, 'b', 'n1'));
@@ -96,11 +102,11 @@ describe('bind', () => {
     });
     h = cluster;
     await report(cluster.server, 'n1', { capacity: { iops: 10_000 } });
-    await waitFor(() => cluster.server.app.podStore.size === 1, 5000, 'the pod');
+    await waitFor(async () => (await podsTracked(cluster.server)) === 1, 5000, 'the pod');
     cluster.api.failNext('POST', /\/binding$/, 500);
     const res = await bind(cluster.server, argsFor(cluster, 'web', 'n1'));
     expect(res.body.Error).toMatch(/^binding default\/web to n1 failed: .*\(HTTP 500\)$/);
-    expect(cluster.server.app.reservations.size).toBe(0);
+    expect(await reservationsHeld(cluster.server)).toBe(0);
     expect((await nodeView(cluster.server, 'n1')).committed).toEqual({});
     // The scheduler retries: now it works.
     expect((await bind(cluster.server, argsFor(cluster, 'web', 'n1'))).body.Error).toBe('');
@@ -139,7 +145,7 @@ describe('bind', () => {
     });
     h = cluster;
     await report(cluster.server, 'n1', { capacity: { iops: 10_000 } });
-    await waitFor(() => cluster.server.app.podStore.size === 10, 5000, 'the pods');
+    await waitFor(async () => (await podsTracked(cluster.server)) === 10, 5000, 'the pods');
     const connections = cluster.api.connections;
     for (let i = 0; i < 10; i++) {
       expect((await bind(cluster.server, argsFor(cluster, `web-${i}`, 'n1'))).body.Error).toBe('');
@@ -165,7 +171,7 @@ describe('bind', () => {
         usage: { iops: 2_200 },
       });
     }
-    await waitFor(() => cluster.server.app.podStore.size === 50, 5000, 'the pods');
+    await waitFor(async () => (await podsTracked(cluster.server)) === 50, 5000, 'the pods');
 
     // The scheduler filtered every pod against empty nodes and now binds them all at once.
     const answers = await Promise.all(
@@ -181,7 +187,7 @@ describe('bind', () => {
     for (const b of cluster.api.bindings) perNode.set(b.node, (perNode.get(b.node) ?? 0) + 1);
     for (const n of nodes) expect(perNode.get(n)).toBe(5);
     // Once the watch has caught up the pods count as bound but not yet measured: still no room.
-    await waitFor(() => cluster.server.app.reservations.size === 0, 5000, 'the watch to catch up');
+    await waitFor(async () => (await reservationsHeld(cluster.server)) === 0, 5000, 'the watch to catch up');
     for (const n of nodes) {
       const view = await nodeView(cluster.server, n);
       expect(view.committed.iops).toBe(5000);

@@ -4,8 +4,10 @@ import {
   node,
   nodeView,
   pod,
+  podsTracked,
   report,
   startCluster,
+  watchConnected,
 } from '../support/cluster-harness.js';
 import { FakeApiServer, waitFor } from '../support/fake-apiserver.js';
 import { call, startTestServer } from '../support/test-server.js';
@@ -40,7 +42,7 @@ describe('cluster sync', () => {
     expect(await report(h.server, 'n2', CAPACITY)).toBe(200);
     expect(await committedIops('n1')).toBe(1500);
     expect(await committedIops('n2')).toBe(0);
-    expect(h.server.app.podStore.size).toBe(3); // a, b and the pending d: not c (finished) nor plain
+    expect(await podsTracked(h.server)).toBe(3); // a, b and the pending d: not c (finished) nor plain
     // The list asked the API server for live pods only.
     const list = h.api.requests.find((r) => r.path === '/api/v1/pods' && r.query.watch === undefined);
     expect(list?.query.fieldSelector).toBe('status.phase!=Succeeded,status.phase!=Failed');
@@ -60,7 +62,7 @@ describe('cluster sync', () => {
     });
     await report(h.server, 'n1', CAPACITY);
     expect(await committedIops('n1')).toBe(2500);
-    expect(h.server.app.podStore.size).toBe(25);
+    expect(await podsTracked(h.server)).toBe(25);
     const lists = h.api.requests.filter((r) => r.path === '/api/v1/pods' && r.query.watch === undefined);
     expect(lists.map((r) => [r.query.limit, r.query.continue === undefined])).toEqual([
       ['10', true],
@@ -106,23 +108,23 @@ describe('cluster sync', () => {
       p.status = { phase: 'Running' };
     });
     const uid = h.api.getPod('default', 'new')?.metadata?.uid ?? '';
-    await waitFor(() => h.server.app.podStore.get(uid)?.phase === 'Running', 5000, 'the phase');
-    expect(h.server.app.podStore.unmeasuredCount).toBe(1);
+    await waitFor(() => h.server.app.watches?.pod(uid)?.phase === 'Running', 5000, 'the phase');
+    expect(await podsTracked(h.server, 'unmeasured')).toBe(1);
     h.server.clock.now += 10_000;
     await report(h.server, 'n1', usage(600)); // now its 50 iops of real use are in the usage
     expect((await nodeView(h.server, 'n1')).free.iops).toBe(300);
-    expect(h.server.app.podStore.unmeasuredCount).toBe(0);
+    expect(await podsTracked(h.server, 'unmeasured')).toBe(0);
   });
 
   it('resumes a dropped watch from the last resourceVersion, bookmarks included', async () => {
     h = await startCluster({}, (api) => api.addNode(node('n1')));
     await waitFor(() => watchRequests('/api/v1/pods').length === 1, 5000, 'the first pod watch');
     h.api.addPod(pod('a', { node: 'n1', iops: '1k' }));
-    await waitFor(() => h.server.app.podStore.size === 1, 5000, 'the pod');
+    await waitFor(async () => (await podsTracked(h.server)) === 1, 5000, 'the pod');
     h.api.addNode(node('n2')); // moves the global resourceVersion on; the pod watch hears a bookmark
     h.api.sendBookmarks();
     const bookmarked = h.api.resourceVersion;
-    await waitFor(() => h.server.app.cluster?.pods.resourceVersion === bookmarked, 5000, 'the bookmark');
+    await waitFor(() => h.server.app.watches?.pods.resourceVersion === bookmarked, 5000, 'the bookmark');
     h.api.dropWatches();
     await waitFor(() => watchRequests('/api/v1/pods').length === 2, 5000, 'the watch to be reopened');
     expect(watchRequests('/api/v1/pods')[1]?.query.resourceVersion).toBe(bookmarked);
@@ -159,7 +161,11 @@ describe('cluster sync', () => {
     });
     await report(h.server, 'n1', CAPACITY);
     await h.api.stop();
-    await waitFor(() => h.server.app.cluster?.pods.connected === false, 5000, 'the watch to notice');
+    await waitFor(
+      async () => (await watchConnected(h.server, 'pods')) === false,
+      5000,
+      'the watch to notice',
+    );
     // 9000 allocatable - 8000 committed: a 2k pod does not fit, from the last known state.
     const args = { Pod: pod('new', { iops: '2k' }), NodeNames: ['n1'] };
     const filtered = await call<{ FailedNodes: Record<string, string> }>(
@@ -208,10 +214,10 @@ describe('cluster sync', () => {
         await api.close();
       },
     };
-    await waitFor(() => server.app.cluster?.pods.synced, 5000, 'the pod list');
+    await waitFor(() => server.app.watches?.pods.synced, 5000, 'the pod list');
     const waiting = await call<{ waitingFor: string[] }>(`${server.url}/readyz`, 'GET');
     expect(waiting.status).toBe(503);
     expect(waiting.body.waitingFor).toEqual(['initial list of pods and nodes']);
-    expect(server.app.cluster?.nodes.synced).toBe(false);
+    expect(server.app.watches?.nodes.synced).toBe(false);
   });
 });

@@ -23,7 +23,7 @@ describe('the Grafana dashboard', () => {
     const server = await startTestServer({}, {});
     try {
       // A cluster is not needed for the names: the cluster gauges are checked by their own test.
-      const exported = new Set(server.app.registry.getMetricsAsArray().map((m) => m.name));
+      const exported = new Set(server.registry.getMetricsAsArray().map((m) => m.name));
       exported.add('ioplace_cluster_synced').add('ioplace_cluster_watch_connected');
       const missing = [...used]
         .map((name) => name.replace(/_(bucket|count|sum)$/, ''))
@@ -62,7 +62,7 @@ const SHARED =
 
 async function samplesOf(server: TestServer, pod: string): Promise<Series[]> {
   const out: Series[] = [];
-  for (const metric of await server.app.registry.getMetricsAsJSON()) {
+  for (const metric of await server.registry.getMetricsAsJSON()) {
     for (const v of metric.values as {
       value: number;
       labels: Record<string, string | number>;

@@ -2,7 +2,15 @@ import { readFileSync } from 'node:fs';
 import { Counter, register as globalRegistry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type CapturedArgs, capture } from '../support/captures.js';
-import { type ClusterHarness, node, pod, report, startCluster } from '../support/cluster-harness.js';
+import {
+  type ClusterHarness,
+  node,
+  pod,
+  podsTracked,
+  report,
+  startCluster,
+  watchConnected,
+} from '../support/cluster-harness.js';
 import { waitFor } from '../support/fake-apiserver.js';
 import { call, startTestServer, type TestServer } from '../support/test-server.js';
 
@@ -367,20 +375,24 @@ describe('GET /metrics in cluster mode', () => {
     });
     const h = cluster;
     expect(await report(h.server, 'n1', { capacity: { iops: 10_000 } })).toBe(200); // 9k allocatable
-    await waitFor(() => h.server.app.podStore.size === 2, 5000, 'the pods');
+    await waitFor(async () => (await podsTracked(h.server)) === 2, 5000, 'the pods');
     let m = await scrape(h.server.url);
     expect(sampleValue(m, 'ioplace_cluster_synced')).toBe(1);
     expect(sampleValue(m, 'ioplace_reservations')).toBe(0);
     // measured and unmeasured are disjoint: they add up to every pod tracked.
     const tracked = (state: string) => sampleValue(m, 'ioplace_pods_tracked', { state }) ?? Number.NaN;
     expect(tracked('measured') + tracked('unmeasured')).toBe(2);
-    expect(h.server.app.podStore.unmeasuredCount).toBe(tracked('unmeasured'));
+    expect(tracked('unmeasured')).toBe(0); // neither pod is bound, so neither waits for a report
     expect(sampleValue(m, 'ioplace_pods_tracked', { state: 'all' })).toBeUndefined();
 
     // The pod watch goes away and cannot come back: a bind now is the only record of the pod.
     h.api.failNext('GET', /^\/api\/v1\/pods$/, 503, 1_000_000);
     h.api.dropWatches();
-    await waitFor(() => h.server.app.cluster?.pods.connected === false, 5000, 'the pod watch to be down');
+    await waitFor(
+      async () => (await watchConnected(h.server, 'pods')) === false,
+      5000,
+      'the pod watch to be down',
+    );
     const uidOf = (name: string) => h.api.getPod('default', name)?.metadata?.uid ?? '';
     const bind = (name: string) =>
       call<{ Error: string }>(`${h.server.url}/scheduler/bind`, 'POST', {
@@ -411,7 +423,7 @@ describe('GET /metrics in cluster mode', () => {
     });
     const h = cluster;
     for (const n of ['n1', 'n2']) expect(await report(h.server, n, { capacity: { iops: 10_000 } })).toBe(200);
-    await waitFor(() => h.server.app.podStore.size === 3, 5000, 'the pods');
+    await waitFor(async () => (await podsTracked(h.server)) === 3, 5000, 'the pods');
 
     const preemptor = pod('urgent', { iops: '4k' });
     const res = await call<{ NodeNameToMetaVictims: Record<string, unknown> }>(

@@ -6,6 +6,7 @@ import {
   node,
   type PodSpecInput,
   pod,
+  podsTracked,
   report,
   startCluster,
 } from '../support/cluster-harness.js';
@@ -82,7 +83,7 @@ async function seed(pods: readonly V1Pod[], usage: Record<string, number> = {}):
     expect(await report(h.server, n, body)).toBe(200);
   }
   const withDemand = pods.filter((p) => p.spec?.containers[0]?.resources?.requests?.['ioplace.io/iops']);
-  await waitFor(() => h.server.app.podStore.size === withDemand.length, 5000, 'the pods');
+  await waitFor(async () => (await podsTracked(h.server)) === withDemand.length, 5000, 'the pods');
 }
 
 function preempt(args: unknown) {
@@ -200,7 +201,7 @@ describe('preempt', () => {
       if (p.spec !== undefined) p.spec.priority = PREEMPTOR_PRIORITY;
     });
     await waitFor(
-      () => h.server.app.podStore.get('uid-node-c-low')?.priority === PREEMPTOR_PRIORITY,
+      () => h.server.app.watches?.pod('uid-node-c-low')?.priority === PREEMPTOR_PRIORITY,
       5000,
       'c',
     );

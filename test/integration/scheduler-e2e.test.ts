@@ -1,6 +1,12 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ClusterHarness, kubeletNode, report, startCluster } from '../support/cluster-harness.js';
+import {
+  type ClusterHarness,
+  kubeletNode,
+  podsTracked,
+  report,
+  startCluster,
+} from '../support/cluster-harness.js';
 import { type FakeApiServer, waitFor } from '../support/fake-apiserver.js';
 import { type PreemptionProtocol, SchedulerStandIn } from '../support/scheduler-stand-in.js';
 
@@ -82,7 +88,7 @@ describe('with kube-scheduler configured as the README says', () => {
     // io-1 is busy with I/O no pod declared: 6k of its 9k allocatable measured in use.
     await advertised(c, nodes, 10_000, { 'io-1': 6_000 });
     expect(c.api.getNode('io-1')?.status?.allocatable?.[IOPS]).toBe('9k');
-    await waitFor(() => c.server.app.podStore.size === 15, 5000, 'ioplace to see the pods');
+    await waitFor(async () => (await podsTracked(c.server)) === 15, 5000, 'ioplace to see the pods');
 
     const scheduler = standIn(c);
     const outcomes = [];
@@ -113,7 +119,7 @@ describe('with kube-scheduler configured as the README says', () => {
       api.addPod(ioPod('urgent', '5k', { priority: 1000 }));
     });
     await advertised(c, ['io-1'], 10_000, { 'io-1': 9_000 });
-    await waitFor(() => c.server.app.podStore.size === 4, 5000, 'ioplace to see the pods');
+    await waitFor(async () => (await podsTracked(c.server)) === 4, 5000, 'ioplace to see the pods');
 
     const scheduler = standIn(c);
     const first = await scheduler.schedule('urgent');
@@ -123,7 +129,7 @@ describe('with kube-scheduler configured as the README says', () => {
     expect(first.evicted.sort()).toEqual(['low-mid', 'low-new']);
 
     // The victims are gone; the agent's next report shows their I/O gone with them.
-    await waitFor(() => c.server.app.podStore.size === 2, 5000, 'ioplace to see the victims go');
+    await waitFor(async () => (await podsTracked(c.server)) === 2, 5000, 'ioplace to see the victims go');
     c.server.clock.now += 10_000;
     await report(c.server, 'io-1', { capacity: { iops: 10_000 }, usage: { iops: 3_000 } });
     const second = await scheduler.schedule('urgent');
@@ -139,7 +145,7 @@ describe('with kube-scheduler configured as the README says', () => {
     });
     // 4k declared, but 8k measured: the scheduler's fit passes (4k + 3k <= 9k), ioplace's does not.
     await advertised(c, ['io-1'], 10_000, { 'io-1': 8_000 });
-    await waitFor(() => c.server.app.podStore.size === 3, 5000, 'ioplace to see the pods');
+    await waitFor(async () => (await podsTracked(c.server)) === 3, 5000, 'ioplace to see the pods');
 
     // kube-scheduler v1.32: its dry run reprieves every pod, and the cycle fails before preempt.
     await expect(standIn(c, 'victims').schedule('urgent')).rejects.toThrow(/expected at least one victim/);
@@ -153,7 +159,7 @@ describe('with kube-scheduler configured as the README says', () => {
     ]);
     expect(first.evicted).toEqual(['low-old']);
 
-    await waitFor(() => c.server.app.podStore.size === 2, 5000, 'ioplace to see the victim go');
+    await waitFor(async () => (await podsTracked(c.server)) === 2, 5000, 'ioplace to see the victim go');
     c.server.clock.now += 10_000;
     await report(c.server, 'io-1', { capacity: { iops: 10_000 }, usage: { iops: 6_000 } });
     expect((await scheduler.schedule('urgent')).node).toBe('io-1');

@@ -176,6 +176,7 @@ describe('the agent against a TLS ioplace', () => {
       failed: 0,
       skipped: 0,
     });
-    expect(app?.inventory.get('node-a')?.capacity).toEqual({ iops: 5 });
+    const view = await app?.server.inject({ method: 'GET', url: '/v1/nodes/node-a' });
+    expect(view?.json().capacity).toEqual({ iops: 5 });
   });
 });

@@ -1,6 +1,6 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import type { Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, buildApp } from '../../src/app.js';
 import { validateConfig } from '../../src/config/load.js';
@@ -67,13 +67,15 @@ async function clusterModeRegistry(): Promise<{ app: App; registry: Registry }> 
     contexts: [{ name: 'nowhere', cluster: 'nowhere', user: 'nobody' }],
     currentContext: 'nowhere',
   });
+  const registry = new Registry();
   const app = await buildApp({
     config: validateConfig({}),
     logger: pino({ level: 'silent' }),
     clock: () => Date.now(),
     kubeConfig,
+    registry,
   });
-  return { app, registry: app.registry };
+  return { app, registry };
 }
 
 describe('the ServiceMonitor', () => {

@@ -1,6 +1,6 @@
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { FakeApiServer, waitFor } from './fake-apiserver.js';
-import { call, startTestServer, type TestServer } from './test-server.js';
+import { call, metricValue, startTestServer, type TestServer } from './test-server.js';
 
 /**
  * Cluster settings that make the watches recover in milliseconds instead of seconds; agents are
@@ -35,7 +35,7 @@ export async function startCluster(
     kubeConfig: api.kubeConfig(),
     configPath: options.configPath,
   });
-  await waitFor(() => server.app.cluster?.synced, 5000, 'the initial list');
+  await waitFor(() => clusterSynced(server), 5000, 'the initial list');
   return {
     api,
     server,
@@ -44,6 +44,27 @@ export async function startCluster(
       await api.close();
     },
   };
+}
+
+/** Whether the first lists of pods and nodes are in (ioplace_cluster_synced). */
+export async function clusterSynced(server: TestServer): Promise<boolean> {
+  return (await metricValue(server, 'ioplace_cluster_synced')) === 1;
+}
+
+/** Whether the watch of `resource` is open (ioplace_cluster_watch_connected). */
+export async function watchConnected(server: TestServer, resource: 'pods' | 'nodes'): Promise<boolean> {
+  return (await metricValue(server, 'ioplace_cluster_watch_connected', { resource })) === 1;
+}
+
+/** Pods with demand that ioplace tracks (ioplace_pods_tracked): in `state`, or all of them. */
+export async function podsTracked(server: TestServer, state?: 'measured' | 'unmeasured'): Promise<number> {
+  const count = async (s: string) => (await metricValue(server, 'ioplace_pods_tracked', { state: s })) ?? 0;
+  return state === undefined ? (await count('measured')) + (await count('unmeasured')) : count(state);
+}
+
+/** Bind reservations held for pods the watch does not show bound yet (ioplace_reservations). */
+export async function reservationsHeld(server: TestServer): Promise<number> {
+  return (await metricValue(server, 'ioplace_reservations')) ?? 0;
 }
 
 /** A Node as the kubelet registers it: capacity and allocatable of its own resources, none of ioplace's. */

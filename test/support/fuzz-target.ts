@@ -10,7 +10,7 @@
 import { pino } from 'pino';
 import { expect } from 'vitest';
 import { capture } from './captures.js';
-import { FAST_CLUSTER, node, pod } from './cluster-harness.js';
+import { clusterSynced, FAST_CLUSTER, node, pod, reservationsHeld } from './cluster-harness.js';
 import { FakeApiServer, waitFor } from './fake-apiserver.js';
 import { errorShape, type FuzzRequest, SUCCESS, type Verb } from './fuzz-endpoints.js';
 import { startTestServer, type TestServer } from './test-server.js';
@@ -65,7 +65,7 @@ export async function startClusterMode(): Promise<Target> {
   api.addPod(pod('bind-1', { iops: '1k', uid: 'c6067e08-5450-43c3-babd-6d977d677c73' }));
   const { log, logger } = bufferLogger();
   const server = await startTestServer(FAST_CLUSTER, { kubeConfig: api.kubeConfig(), logger });
-  await waitFor(() => server.app.cluster?.synced, 5000, 'the initial list');
+  await waitFor(() => clusterSynced(server), 5000, 'the initial list');
   return {
     name: 'cluster',
     server,
@@ -202,8 +202,12 @@ export async function exercise(target: Target, verb: Verb, request: FuzzRequest)
   // A pod really bound (cluster mode): let the pod watch catch up before the next inventory
   // snapshot, so that only the requests under test change what GET /v1/nodes shows.
   if (bound === ' bound') {
-    const { reservations } = target.server.app;
-    await waitFor(() => reservations.size === 0, 5000, 'the pod watch to show the bound pod');
+    const { server } = target;
+    await waitFor(
+      async () => (await reservationsHeld(server)) === 0,
+      5000,
+      'the pod watch to show the bound pod',
+    );
   }
 
   if (before !== undefined) {
