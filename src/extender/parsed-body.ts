@@ -28,9 +28,9 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  * members of the ExtenderArgs, with Go's key spelling (go-json-keys.ts), for the schema to check,
  * and, when its Nodes can be echoed by copying their bytes, the body as received.
  *
- * The keys are respelled in two steps: the Nodes kube-scheduler sends are in Go's spelling
- * already, and then the parsed Nodes are what their bytes say, which lets a Nodes-mode filter
- * echo the passing ones by copying (see filter-route.ts).
+ * The keys are respelled in two steps, the Nodes apart, to tell whether any key of a Node was: the
+ * Nodes kube-scheduler sends are in Go's spelling already, and then the parsed Nodes are what
+ * their bytes say, which lets a Nodes-mode filter echo the passing ones by copying them.
  */
 export class ParsedExtenderArgs implements ExtenderArgs {
   declare readonly Pod: ExtenderArgs['Pod'];

@@ -82,7 +82,7 @@ export const NodeListKeys = keysOf(NodeListSchema);
 
 /**
  * ExtenderArgsKeys down to the NodeList, whose Nodes are left as they are: filter and prioritize
- * read the keys of the Nodes apart, more cheaply (parsed-body.ts).
+ * respell the keys of the Nodes apart, to tell whether they were left as sent (parsed-body.ts).
  */
 export const ExtenderArgsKeysAboveNodes = keysOf(ExtenderArgsSchema, NodeSchema);
 
