@@ -9,7 +9,6 @@ import { LogLevels } from './config/log-levels.js';
 import type { Config } from './config/schema.js';
 import type { Clock } from './domain/clock.js';
 import { buildDomain } from './domain/domain.js';
-import type { PodRecord } from './domain/pod-store.js';
 import { createServer } from './http/create-server.js';
 import type { ReadinessCheck } from './http/health-routes.js';
 import { inventoryReadiness } from './http/inventory-readiness.js';
@@ -17,7 +16,7 @@ import { opsRoutes } from './http/ops-routes.js';
 import { installRequestMetrics } from './http/request-metrics.js';
 import { readTlsMaterial } from './http/tls.js';
 import { createMetrics, registerStateGauges } from './metrics/metrics.js';
-import { buildCluster, clusterPlugin } from './server/cluster-plugin.js';
+import { buildCluster, type ClusterWatches, clusterPlugin } from './server/cluster-plugin.js';
 import { ConfigReloader, configReloadPlugin } from './server/config-reload-plugin.js';
 import { routesPlugin } from './server/routes-plugin.js';
 import { tlsPlugin } from './server/tls-plugin.js';
@@ -68,21 +67,6 @@ export interface App {
    * HTTP API, /metrics, /readyz.
    */
   readonly watches: ClusterWatches | undefined;
-}
-
-/** A cluster watch as it stands. */
-export interface WatchState {
-  readonly synced: boolean;
-  readonly connected: boolean;
-  /** Where the watch would resume from, bookmarks included. */
-  readonly resourceVersion: string | undefined;
-}
-
-export interface ClusterWatches {
-  readonly pods: WatchState;
-  readonly nodes: WatchState;
-  /** The pod as the pod watch last showed it, if it has demand. */
-  pod(uid: string): PodRecord | undefined;
 }
 
 /** Builds the whole service, ready to `listen` or `inject`; it never listens by itself. */
@@ -191,10 +175,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     opsServer,
     config: live,
     reloadConfig: (trigger) => reloader.reload(trigger),
-    watches: cluster && {
-      pods: cluster.sync.pods,
-      nodes: cluster.sync.nodes,
-      pod: (uid) => domain.podStore.get(uid),
-    },
+    watches: cluster?.watches,
   };
 }

@@ -8,6 +8,7 @@ import type { LogLevels } from '../config/log-levels.js';
 import type { Config } from '../config/schema.js';
 import type { Clock } from '../domain/clock.js';
 import type { Domain } from '../domain/domain.js';
+import type { PodRecord } from '../domain/pod-store.js';
 import { ReservationSweep } from '../domain/reservation-sweep.js';
 import type { Metrics } from '../metrics/metrics.js';
 
@@ -48,11 +49,28 @@ export interface ClusterOptions {
   readonly delay?: Delay;
 }
 
+/** A cluster watch as it stands. */
+export interface WatchState {
+  readonly synced: boolean;
+  readonly connected: boolean;
+  /** Where the watch would resume from, bookmarks included. */
+  readonly resourceVersion: string | undefined;
+}
+
+/** What the watches have delivered so far (App.watches, for tests). */
+export interface ClusterWatches {
+  readonly pods: WatchState;
+  readonly nodes: WatchState;
+  /** The pod as the pod watch last showed it, if it has demand. */
+  pod(uid: string): PodRecord | undefined;
+}
+
 /** ioplace's side of the cluster: watches feeding the domain, binding, the retry signal, advertising. */
 export interface Cluster {
   readonly sync: ClusterSync;
   readonly apiClient: ApiClient;
   readonly binder: PodBinder;
+  readonly watches: ClusterWatches;
   /** An agent reported on `node`: its free capacity may have risen, its advertised figures changed. */
   reported(node: string): void;
   /** Live configuration fields changed (a reload). */
@@ -143,6 +161,7 @@ export async function buildCluster(options: ClusterOptions): Promise<Cluster> {
     sync,
     apiClient: k8s.apiClient,
     binder: new k8s.PodBinder(k8s.apiClient),
+    watches: { pods: sync.pods, nodes: sync.nodes, pod: (uid) => domain.podStore.get(uid) },
     reported: (node) => {
       capacityMayHaveRisen(node);
       advertiser?.touch(node);
