@@ -44,6 +44,16 @@ export interface LoadResult {
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
+/** The spec as undici's request options: a body goes as JSON. */
+function undiciRequest(spec: RequestSpec) {
+  return {
+    method: spec.method,
+    path: spec.path,
+    headers: spec.body === undefined ? undefined : JSON_HEADERS,
+    body: spec.body,
+  };
+}
+
 /**
  * Drives the server with `concurrency` keep-alive connections (one undici Client each, no
  * pipelining), each sending its next request as soon as the previous answer is read in full.
@@ -78,12 +88,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         const t0 = performance.now();
         let status: string;
         try {
-          const res = await client.request({
-            method: spec.method,
-            path: spec.path,
-            headers: spec.body === undefined ? undefined : JSON_HEADERS,
-            body: spec.body,
-          });
+          const res = await client.request(undiciRequest(spec));
           let received = 0;
           for await (const chunk of res.body) received += (chunk as Buffer).length;
           bytesReceived += received;
@@ -147,12 +152,7 @@ export async function send(
 ): Promise<{ status: number; text: string }> {
   const client = new Client(origin, { headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
   try {
-    const res = await client.request({
-      method: spec.method,
-      path: spec.path,
-      headers: spec.body === undefined ? undefined : JSON_HEADERS,
-      body: spec.body,
-    });
+    const res = await client.request(undiciRequest(spec));
     return { status: res.statusCode, text: await res.body.text() };
   } finally {
     await client.close();
