@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import { podDemand } from '../domain/demand.js';
 import type { RejectReason } from '../domain/fit.js';
 import type { Placement } from '../domain/placement.js';
@@ -7,23 +8,29 @@ import { TooDeepError } from '../http/errors.js';
 import { type Metrics, REASON_LABEL } from '../metrics/metrics.js';
 import { candidateNames } from './candidates.js';
 import { jsonBytes } from './json-answer.js';
-import { installJsonBodyParser } from './json-body.js';
+import { installJsonBodyParser, rawJsonBody } from './json-body.js';
+import { nodeListSpans } from './node-list-spans.js';
 import { nodesModeAnswer } from './nodes-answer.js';
-import { ParsedExtenderArgs, ParsedExtenderArgsSchema } from './parsed-body.js';
-import type { ExtenderArgs, ExtenderFilterResult, WireNode } from './wire-schemas.js';
+import { canonicalizeExtenderArgs, nodesKeptAsSent } from './parsed-body.js';
+import {
+  type ExtenderArgs,
+  ExtenderArgsSchema,
+  type ExtenderFilterResult,
+  type WireNode,
+} from './wire-schemas.js';
 
 /** POST <prefix>/filter: ExtenderArgs in, ExtenderFilterResult out, in the mode the request came in. */
 export const filterRoute: FastifyPluginAsyncTypebox<{ placement: Placement; metrics: Metrics }> = async (
   app,
   { placement, metrics },
 ) => {
-  // Keys in Go's spelling, and the body's bytes kept where its Nodes can be echoed from them.
-  installJsonBodyParser(app, (value, raw) => ParsedExtenderArgs.read(value, raw));
+  installJsonBodyParser(app, { keepBody: true });
   app.post(
     '/filter',
     {
       // No response schema: the answer is serialized in the handler (see below), typed by ExtenderFilterResult.
-      schema: { body: ParsedExtenderArgsSchema },
+      schema: { body: ExtenderArgsSchema },
+      preValidation: canonicalizeExtenderArgs(),
       config: { verb: 'filter' },
     },
     async (request, reply) => {
@@ -58,7 +65,7 @@ export const filterRoute: FastifyPluginAsyncTypebox<{ placement: Placement; metr
       let body: Buffer;
       try {
         const metadata = args.Nodes?.metadata ?? {};
-        const raw = args.Nodes === undefined ? undefined : ParsedExtenderArgs.nodesAsSent(args);
+        const raw = args.Nodes === undefined ? undefined : echoableBody(request, items.length);
         if (raw !== undefined) {
           body = nodesModeAnswer(raw.bytes, raw.spans, passing.indexes(items), metadata, rest);
         } else {
@@ -76,6 +83,20 @@ export const filterRoute: FastifyPluginAsyncTypebox<{ placement: Placement; metr
     },
   );
 };
+
+/**
+ * The request's bytes and where its Nodes are, when the passing Nodes can be echoed by copying
+ * them: no key of a Node was respelled on the way in (else the parsed Node is not its bytes), the
+ * body is well-formed UTF-8 (else its bytes are not what was parsed), and the scan found as many
+ * Nodes as were parsed. Otherwise undefined, and they are serialized.
+ */
+function echoableBody(request: FastifyRequest, parsedItems: number) {
+  const raw = rawJsonBody(request);
+  if (raw === undefined || !nodesKeptAsSent(request) || !raw.isUtf8()) return undefined;
+  const spans = nodeListSpans(raw.latin1());
+  if (spans === undefined || spans.starts.length !== parsedItems) return undefined;
+  return { bytes: raw.bytes, spans };
+}
 
 /**
  * The passing NodeNames and Node objects, in request order. The scheduler sends one list, and the

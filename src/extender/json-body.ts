@@ -1,13 +1,13 @@
 import { isAscii, isUtf8 } from 'node:buffer';
-import { errorCodes, type FastifyInstance } from 'fastify';
+import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { parse as secureJsonParse } from 'secure-json-parse';
 
 /*
- * The JSON body parser of the filter and prioritize routes. It accepts and refuses exactly what
- * Fastify's own parser does: the same errors, and the same parse, secure-json-parse's, which
- * refuses `__proto__` and `constructor.prototype` keys. In addition it hands the body as received
- * to the route's reader: a Nodes-mode filter echoes the passing Node objects by copying their
- * bytes (see node-list-spans.ts).
+ * The JSON body parser of the scheduler routes. It accepts and refuses exactly what Fastify's own
+ * parser does: the same errors, and the same parse, secure-json-parse's, which refuses
+ * `__proto__` and `constructor.prototype` keys. In addition it keeps the body as received for the
+ * handler: a Nodes-mode filter echoes the passing Node objects by copying their bytes (see
+ * node-list-spans.ts).
  */
 
 /** As Fastify's parser is configured by default (onProtoPoisoning, onConstructorPoisoning). */
@@ -40,17 +40,20 @@ export class RawJsonBody {
   }
 }
 
+const rawBodies = new WeakMap<FastifyRequest, RawJsonBody>();
+
+/** The request's JSON body as received, when a route in a scope with this parser read one. */
+export function rawJsonBody(request: FastifyRequest): RawJsonBody | undefined {
+  return rawBodies.get(request);
+}
+
 /**
  * Replaces, in this plugin's scope, Fastify's application/json parser with one that behaves the
- * same, and makes the request's body what `read` makes of the parsed value and the body as
- * received. A NodeList body is tens of megabytes: only a reader that uses the RawJsonBody should
- * keep it.
+ * same, and with `keepBody` keeps the body as received for rawJsonBody (until the request is
+ * gone: a NodeList body is tens of megabytes, so only a route that uses it should keep it).
  */
-export function installJsonBodyParser(
-  app: FastifyInstance,
-  read: (value: unknown, raw: RawJsonBody) => unknown,
-): void {
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
+export function installJsonBodyParser(app: FastifyInstance, { keepBody }: { keepBody: boolean }): void {
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     const bytes = body as Buffer;
     if (bytes.length === 0) {
       done(new errorCodes.FST_ERR_CTP_EMPTY_JSON_BODY(), undefined);
@@ -66,6 +69,7 @@ export function installJsonBodyParser(
       done(new errorCodes.FST_ERR_CTP_INVALID_JSON_BODY(), undefined);
       return;
     }
-    done(null, read(value, new RawJsonBody(bytes, ascii)));
+    if (keepBody) rawBodies.set(request, new RawJsonBody(bytes, ascii));
+    done(null, value);
   });
 }

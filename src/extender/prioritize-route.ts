@@ -5,7 +5,8 @@ import { podKey } from '../domain/pod.js';
 import { candidateNames } from './candidates.js';
 import { hostPriorityListBytes } from './json-answer.js';
 import { installJsonBodyParser } from './json-body.js';
-import { ParsedExtenderArgs, ParsedExtenderArgsSchema } from './parsed-body.js';
+import { canonicalizeExtenderArgs } from './parsed-body.js';
+import { ExtenderArgsSchema } from './wire-schemas.js';
 
 const TOP_SCORES_LOGGED = 3;
 
@@ -14,13 +15,13 @@ export const prioritizeRoute: FastifyPluginAsyncTypebox<{ placement: Placement }
   app,
   { placement },
 ) => {
-  // Keys in Go's spelling; the body's bytes are not kept, as prioritize echoes no Node.
-  installJsonBodyParser(app, (value) => ParsedExtenderArgs.read(value));
+  installJsonBodyParser(app, { keepBody: false });
   app.post(
     '/prioritize',
     {
       // No response schema: the answer is written as JSON bytes (see below), a HostPriorityList.
-      schema: { body: ParsedExtenderArgsSchema },
+      schema: { body: ExtenderArgsSchema },
+      preValidation: canonicalizeExtenderArgs(),
       config: { verb: 'prioritize' },
     },
     async (request, reply) => {
